@@ -1,0 +1,211 @@
+"""Joint time–frequency scattering in torch: one path at a time, or all paths sharing work.
+
+Signals are ``(batch, N)`` real tensors (the loss folds channels into the batch). The
+computation of path ``(n2, n_fr)`` (Andén, Lostanlen & Mallat, IEEE TSP 2019):
+
+1. reflect-pad to ``n_padded`` samples; first order ``U1(λ1, t) = |x ∗ ψλ1|`` for the rows
+   ``λ1`` finer than ψ2, each subsampled by ``2**min(j1, log2_T)``;
+2. ``Y2(λ1, t) = U1 ∗ ψ2`` along time, subsampled to ``2**min(j2, log2_T)``;
+3. zero-pad ``Y2`` along λ1 to ``n_fr_padded`` rows and filter with ψfr (or the frequential
+   low-pass) along λ1, subsampled by ``2**min(j_fr, log2_F)``; modulus;
+4. average in time with φT and, unless the frequential filter was the low-pass, in
+   frequency with φF; crop the padding.
+
+All filtering is by FFT; filters are buffers, so ``.to(device)`` and ``.double()`` move
+and cast them. Output of a path: ``(batch, n_freq, n_time)`` real coefficients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as nnf
+from torch import Tensor, nn
+
+from scrapl.config import JTFSConfig
+from scrapl.filters import build_filterbank
+from scrapl.paths import Path, enumerate_paths
+
+
+def subsample_fourier(x_hat: Tensor, log2_factor: int) -> Tensor:
+    """Spectrum of the signal subsampled by ``2**log2_factor`` (last axis): mean of periods."""
+    if log2_factor == 0:
+        return x_hat
+    n = x_hat.shape[-1]
+    return x_hat.reshape(*x_hat.shape[:-1], 2**log2_factor, n >> log2_factor).mean(dim=-2)
+
+
+def lowpass(x: Tensor, phi_hat: Tensor, log2_factor: int) -> Tensor:
+    """Convolve the real last axis of ``x`` with a real, symmetric low-pass and subsample."""
+    y_hat = torch.fft.fft(x) * phi_hat
+    return torch.fft.ifft(subsample_fourier(y_hat, log2_factor)).real
+
+
+class JTFS(nn.Module):
+    """Second-order joint time–frequency scattering, evaluated path by path.
+
+    Args:
+        config: the transform's hyperparameters (:class:`scrapl.config.JTFSConfig`).
+
+    Attributes:
+        paths: every path, in index order (:class:`scrapl.paths.Path`).
+        n_paths: number of paths.
+    """
+
+    def __init__(self, config: JTFSConfig) -> None:
+        super().__init__()
+        self.config = config
+        T = 2**config.J if config.T in (None, "global") else config.T
+        F = 2**config.J_fr if config.F in (None, "global") else config.F
+        bank = build_filterbank(
+            config.shape, config.J, config.Q1, config.Q2, config.J_fr, config.Q_fr, T, F
+        )
+        if F > len(bank.psi1):
+            raise ValueError(
+                f"F must be None, 'global' or an int in [1, {len(bank.psi1)}] (the number of "
+                f"first-order filters), got {config.F}"
+            )
+        self.bank = bank
+        self.global_t = config.T == "global"
+        self.global_f = config.F == "global"
+        self.paths: list[Path] = enumerate_paths(bank, local_fr=not self.global_f)
+        self.n_paths = len(self.paths)
+        self.n_psi1 = len(bank.psi1)
+        self.j1 = [f.j for f in bank.psi1]
+        self.register_buffer("psi1", _stack([f.levels[0] for f in bank.psi1]))
+        for n2 in sorted({p.n2 for p in self.paths}):
+            for k, level in enumerate(bank.psi2[n2].levels):
+                self.register_buffer(f"psi2_{n2}_{k}", _stack([level])[0])
+        for k, level in enumerate(bank.phi_t.levels):
+            self.register_buffer(f"phi_t_{k}", _stack([level])[0])
+        self.register_buffer("psi_fr", _stack([f.levels[0] for f in bank.psi_fr]))
+        for k, level in enumerate(bank.phi_f.levels):
+            self.register_buffer(f"phi_f_{k}", _stack([level])[0])
+
+    # -- stages -------------------------------------------------------------------------
+
+    def pad(self, x: Tensor) -> Tensor:
+        """Reflect-pad ``(batch, N)`` signals to ``(batch, n_padded)``."""
+        left = self.bank.pad_left
+        right = self.bank.n_padded - self.bank.n - left
+        return nnf.pad(x.unsqueeze(1), (left, right), mode="reflect").squeeze(1)
+
+    def first_order(self, x_pad: Tensor, n1_max: int) -> list[tuple[int, Tensor]]:
+        """Spectra of ``|x ∗ ψ1|`` for rows ``[0, n1_max)``, grouped by subsampling.
+
+        Returns a list of ``(log2 subsampling, (batch, rows, n_padded / 2**k) spectrum)``,
+        groups in row order.
+        """
+        x_hat = torch.fft.fft(x_pad).unsqueeze(1)
+        groups: list[tuple[int, Tensor]] = []
+        start = 0
+        while start < n1_max:
+            k1 = min(self.j1[start], self.bank.log2_T)
+            stop = start
+            while stop < n1_max and min(self.j1[stop], self.bank.log2_T) == k1:
+                stop += 1
+            y_hat = subsample_fourier(x_hat * self.psi1[start:stop], k1)
+            u1 = torch.fft.ifft(y_hat).abs()
+            groups.append((k1, torch.fft.fft(u1)))
+            start = stop
+        return groups
+
+    def second_order(self, u1_groups: list[tuple[int, Tensor]], path: Path) -> Tensor:
+        """``Y2 = U1 ∗ ψ2`` for the path's ψ2: complex ``(batch, n1_max, time)``."""
+        rows = []
+        seen = 0
+        for k1, u1_hat in u1_groups:
+            take = min(u1_hat.shape[1], path.n1_max - seen)
+            if take <= 0:
+                break
+            psi2 = getattr(self, f"psi2_{path.n2}_{k1}")
+            y_hat = subsample_fourier(u1_hat[:, :take] * psi2, path.log2_t - k1)
+            rows.append(torch.fft.ifft(y_hat))
+            seen += take
+        return torch.cat(rows, dim=1)
+
+    def frequential(self, y2: Tensor, paths: Sequence[Path]) -> Tensor:
+        """Frequential filtering and modulus for paths sharing ψ2 and frequential subsampling.
+
+        ``y2``: ``(batch, n1_max, time)``. Returns ``(batch, len(paths), time, n_fr_rows)``.
+        """
+        n1_max = y2.shape[1]
+        y2_t = nnf.pad(y2.transpose(1, 2), (0, self.bank.n_fr_padded - n1_max))
+        y_hat = torch.fft.fft(y2_t).unsqueeze(1)
+        filters = self.psi_fr[[p.n_fr for p in paths]].unsqueeze(1)
+        y_fr = torch.fft.ifft(subsample_fourier(y_hat * filters, paths[0].log2_fr))
+        return y_fr.abs()
+
+    def average(self, u2: Tensor, path: Path) -> Tensor:
+        """Temporal then (spin ≠ 0) frequential averaging.
+
+        ``u2``: ``(..., time, n_fr_rows)``. Returns ``(..., n_freq, n_time)``. As in the
+        reference implementation, coefficients cover the whole padded time–frequency grid:
+        cropping would make the distance depend on where the signal sits in the padding.
+        """
+        bank = self.bank
+        s = u2.transpose(-1, -2)
+        if self.global_t:
+            s = s.mean(dim=-1, keepdim=True)
+        else:
+            s = lowpass(s, getattr(self, f"phi_t_{path.log2_t}"), bank.log2_T - path.log2_t)
+        if path.spin != 0:
+            s = s.transpose(-1, -2)
+            if self.global_f:
+                s = s.mean(dim=-1, keepdim=True)
+            else:
+                phi = getattr(self, f"phi_f_{path.log2_fr}")
+                s = lowpass(s, phi, bank.log2_F - path.log2_fr)
+            s = s.transpose(-1, -2)
+        return s
+
+    # -- public API ---------------------------------------------------------------------
+
+    def check_path_idx(self, path_idx: int) -> None:
+        """Raise a clear error unless ``path_idx`` is an int in ``[0, n_paths)``."""
+        if isinstance(path_idx, bool) or not isinstance(path_idx, int):
+            raise TypeError(
+                f"path_idx must be an int in [0, {self.n_paths}), got {type(path_idx).__name__}"
+            )
+        if not 0 <= path_idx < self.n_paths:
+            raise ValueError(f"path_idx must be an int in [0, {self.n_paths}), got {path_idx}")
+
+    def forward(self, x: Tensor, path_idx: int) -> Tensor:
+        """Coefficients of one path: ``(batch, N)`` → ``(batch, n_freq, n_time)``.
+
+        Computes only what the path needs: the first-order rows finer than its ψ2, one ψ2,
+        one frequential filter.
+        """
+        self.check_path_idx(path_idx)
+        path = self.paths[path_idx]
+        u1 = self.first_order(self.pad(x), path.n1_max)
+        y2 = self.second_order(u1, path)
+        return self.average(self.frequential(y2, [path])[:, 0], path)
+
+    def all_paths(self, x: Tensor, max_fr_chunk: int = 8) -> Iterator[tuple[int, Tensor]]:
+        """Yield ``(path_idx, coefficients)`` for every path, sharing work between paths.
+
+        The first order is computed once, each ψ2 once for all its frequential filters;
+        frequential filters are processed ``max_fr_chunk`` at a time to bound memory.
+        """
+        u1 = self.first_order(self.pad(x), max(p.n1_max for p in self.paths))
+        by_n2: dict[int, list[Path]] = {}
+        for p in self.paths:
+            by_n2.setdefault(p.n2, []).append(p)
+        for group in by_n2.values():
+            y2 = self.second_order(u1, group[0])
+            by_res: dict[int, list[Path]] = {}
+            for p in group:
+                by_res.setdefault(p.log2_fr, []).append(p)
+            for same_res in by_res.values():
+                for i in range(0, len(same_res), max_fr_chunk):
+                    chunk = same_res[i : i + max_fr_chunk]
+                    u2 = self.frequential(y2, chunk)
+                    for c, p in enumerate(chunk):
+                        yield p.idx, self.average(u2[:, c], p)
+
+
+def _stack(arrays: list) -> Tensor:
+    return torch.as_tensor(np.stack(arrays), dtype=torch.float32)
