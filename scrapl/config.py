@@ -5,17 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from scrapl.validation import check_int
+
 Averaging = int | str | None
-
-
-def check_int(name: str, value: object, minimum: int) -> int:
-    """Return ``value`` if it is an int ``>= minimum``; raise a TypeError/ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        kind = type(value).__name__
-        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r} ({kind})")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return value
 
 
 def check_averaging(name: str, value: Averaging, maximum: int) -> None:

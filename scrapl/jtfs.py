@@ -74,15 +74,20 @@ class JTFS(nn.Module):
         self.n_paths = len(self.paths)
         self.n_psi1 = len(bank.psi1)
         self.j1 = [f.j for f in bank.psi1]
-        self.register_buffer("psi1", _stack([f.levels[0] for f in bank.psi1]))
-        for n2 in sorted({p.n2 for p in self.paths}):
+        self.fr_chunk = 8
+        self.paths_by_psi2: dict[int, list[Path]] = {}
+        for p in self.paths:
+            self.paths_by_psi2.setdefault(p.n2, []).append(p)
+        self.n1_needed = max(p.n1_max for p in self.paths)
+        self.register_buffer("psi1", _stack([f.levels[0] for f in bank.psi1]), persistent=False)
+        for n2 in self.paths_by_psi2:
             for k, level in enumerate(bank.psi2[n2].levels):
-                self.register_buffer(f"psi2_{n2}_{k}", _stack([level])[0])
+                self.register_buffer(f"psi2_{n2}_{k}", _stack([level])[0], persistent=False)
         for k, level in enumerate(bank.phi_t.levels):
-            self.register_buffer(f"phi_t_{k}", _stack([level])[0])
-        self.register_buffer("psi_fr", _stack([f.levels[0] for f in bank.psi_fr]))
+            self.register_buffer(f"phi_t_{k}", _stack([level])[0], persistent=False)
+        self.register_buffer("psi_fr", _stack([f.levels[0] for f in bank.psi_fr]), persistent=False)
         for k, level in enumerate(bank.phi_f.levels):
-            self.register_buffer(f"phi_f_{k}", _stack([level])[0])
+            self.register_buffer(f"phi_f_{k}", _stack([level])[0], persistent=False)
 
     # -- stages -------------------------------------------------------------------------
 
@@ -184,27 +189,35 @@ class JTFS(nn.Module):
         y2 = self.second_order(u1, path)
         return self.average(self.frequential(y2, [path])[:, 0], path)
 
-    def all_paths(self, x: Tensor, max_fr_chunk: int = 8) -> Iterator[tuple[int, Tensor]]:
-        """Yield ``(path_idx, coefficients)`` for every path, sharing work between paths.
+    def first_order_all(self, x: Tensor) -> list[tuple[int, Tensor]]:
+        """First order for every row any path needs (see :meth:`first_order`)."""
+        return self.first_order(self.pad(x), self.n1_needed)
 
-        The first order is computed once, each ψ2 once for all its frequential filters;
-        frequential filters are processed ``max_fr_chunk`` at a time to bound memory.
+    def psi2_paths(self, u1: list[tuple[int, Tensor]], n2: int) -> list[tuple[int, Tensor]]:
+        """``(path_idx, coefficients)`` of every path of ψ2 ``n2``, from the first order ``u1``.
+
+        ``Y2`` is computed once; frequential filters sharing a subsampling are applied
+        ``fr_chunk`` at a time to bound memory.
         """
-        u1 = self.first_order(self.pad(x), max(p.n1_max for p in self.paths))
-        by_n2: dict[int, list[Path]] = {}
-        for p in self.paths:
-            by_n2.setdefault(p.n2, []).append(p)
-        for group in by_n2.values():
-            y2 = self.second_order(u1, group[0])
-            by_res: dict[int, list[Path]] = {}
-            for p in group:
-                by_res.setdefault(p.log2_fr, []).append(p)
-            for same_res in by_res.values():
-                for i in range(0, len(same_res), max_fr_chunk):
-                    chunk = same_res[i : i + max_fr_chunk]
-                    u2 = self.frequential(y2, chunk)
-                    for c, p in enumerate(chunk):
-                        yield p.idx, self.average(u2[:, c], p)
+        group = self.paths_by_psi2[n2]
+        y2 = self.second_order(u1, group[0])
+        out = []
+        by_res: dict[int, list[Path]] = {}
+        for p in group:
+            by_res.setdefault(p.log2_fr, []).append(p)
+        for same_res in by_res.values():
+            for i in range(0, len(same_res), self.fr_chunk):
+                chunk = same_res[i : i + self.fr_chunk]
+                u2 = self.frequential(y2, chunk)
+                out += [(p.idx, self.average(u2[:, c], p)) for c, p in enumerate(chunk)]
+        return sorted(out, key=lambda item: item[0])
+
+    def all_paths(self, x: Tensor) -> Iterator[tuple[int, Tensor]]:
+        """Yield ``(path_idx, coefficients)`` for every path in index order, sharing work:
+        the first order once, each ψ2 once for all its frequential filters."""
+        u1 = self.first_order_all(x)
+        for n2 in self.paths_by_psi2:
+            yield from self.psi2_paths(u1, n2)
 
 
 def _stack(arrays: list) -> Tensor:

@@ -25,38 +25,14 @@ then not applied). ``step`` is the 1-based global optimizer step, shared by all 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
+from scrapl.validation import check_bool, check_float, check_int, check_positive
+
 _CONFIG_KEYS = ("n_paths", "use_p_adam", "use_p_saga", "grad_mult", "beta1", "beta2", "eps")
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    # bool is an int subclass; silently accepting True as 1 would hide caller bugs.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return value
-
-
-def _check_bool(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool (True or False), got {value!r}")
-    return value
-
-
-def _check_float(name: str, value: object, lo: float, hi: float, hi_open: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a float, got {value!r}")
-    value = float(value)
-    ok = math.isfinite(value) and value >= lo and (value < hi if hi_open else value <= hi)
-    if not ok:
-        raise ValueError(f"{name} must be in [{lo}, {hi}{')' if hi_open else ']'}, got {value}")
-    return value
 
 
 class PathwiseGradientTransform:
@@ -74,18 +50,14 @@ class PathwiseGradientTransform:
         storage_dtype: torch.dtype | None = None,
         offload_to_cpu: bool = False,
     ) -> None:
-        self.n_paths = _check_int("n_paths", n_paths, 1)
-        self.use_p_adam = _check_bool("use_p_adam", use_p_adam)
-        self.use_p_saga = _check_bool("use_p_saga", use_p_saga)
-        self.offload_to_cpu = _check_bool("offload_to_cpu", offload_to_cpu)
-        self.grad_mult = _check_float("grad_mult", grad_mult, 0.0, math.inf)
-        if self.grad_mult == 0.0:
-            raise ValueError(f"grad_mult must be a finite float > 0, got {grad_mult}")
-        self.beta1 = _check_float("beta1", beta1, 0.0, 1.0)
-        self.beta2 = _check_float("beta2", beta2, 0.0, 1.0)
-        self.eps = _check_float("eps", eps, 0.0, math.inf)
-        if self.eps == 0.0:
-            raise ValueError(f"eps must be a finite float > 0, got {eps}")
+        self.n_paths = check_int("n_paths", n_paths, 1)
+        self.use_p_adam = check_bool("use_p_adam", use_p_adam)
+        self.use_p_saga = check_bool("use_p_saga", use_p_saga)
+        self.offload_to_cpu = check_bool("offload_to_cpu", offload_to_cpu)
+        self.grad_mult = check_positive("grad_mult", grad_mult)
+        self.beta1 = check_float("beta1", beta1, 0.0, 1.0)
+        self.beta2 = check_float("beta2", beta2, 0.0, 1.0)
+        self.eps = check_positive("eps", eps)
         if storage_dtype is not None and (
             not isinstance(storage_dtype, torch.dtype) or not storage_dtype.is_floating_point
         ):
@@ -116,9 +88,9 @@ class PathwiseGradientTransform:
         return x.to(device=device, dtype=dtype or self.storage_dtype or x.dtype, copy=True)
 
     def _validate(self, grad: Tensor, param_idx: int, path_idx: int, step: int) -> None:
-        _check_int("param_idx", param_idx, 0)
-        _check_int("step", step, 1)
-        _check_int("path_idx", path_idx, 0)
+        check_int("param_idx", param_idx, 0)
+        check_int("step", step, 1)
+        check_int("path_idx", path_idx, 0)
         if path_idx >= self.n_paths:
             raise ValueError(f"path_idx must be in [0, {self.n_paths}), got {path_idx}")
         if not isinstance(grad, Tensor) or not grad.is_floating_point():

@@ -1,0 +1,88 @@
+"""Full joint time–frequency scattering loss: the mean of the per-path distances over all paths.
+
+This is the expensive baseline that SCRAPL approximates without bias: the mean over paths of
+:class:`scrapl.SCRAPLLoss`'s single-path loss equals this loss, values and gradients.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from scrapl.config import Averaging, JTFSConfig
+from scrapl.distance import path_distance
+from scrapl.jtfs import JTFS
+from scrapl.validation import check_bool, check_positive, check_signals
+
+
+class JTFSLoss(nn.Module):
+    """Distance between the full JTFS of two signals (Andén, Lostanlen & Mallat, IEEE TSP 2019).
+
+    ``loss = mean_p mean_batch ‖ρ(S_p x) − ρ(S_p x_target)‖_p`` over every second-order path
+    (see :mod:`scrapl.distance`). Work is shared between paths (first order once, each ψ2
+    once); with gradients enabled, each ψ2's paths are recomputed in the backward pass rather
+    than kept, so memory is bounded by the first order plus one ψ2.
+
+    Args:
+        shape, J, Q1, Q2, J_fr, Q_fr, T, F: the transform (:class:`scrapl.config.JTFSConfig`).
+        p: order of the norm (> 0; default 2, not squared).
+        use_rho_log1p: compare ``log1p(S / log1p_eps)`` instead of ``S``.
+        log1p_eps: scale of the log compression.
+
+    Shapes: ``x`` and ``x_target`` are ``(batch, channels, shape)`` (or ``(batch, shape)``);
+    channels are folded into the batch. Returns a scalar.
+    """
+
+    def __init__(
+        self,
+        shape: int,
+        J: int,
+        Q1: int,
+        Q2: int,
+        J_fr: int,
+        Q_fr: int,
+        T: Averaging = None,
+        F: Averaging = None,
+        p: float = 2,
+        use_rho_log1p: bool = False,
+        log1p_eps: float = 1e-3,
+    ) -> None:
+        super().__init__()
+        self.config = JTFSConfig(shape=shape, J=J, Q1=Q1, Q2=Q2, J_fr=J_fr, Q_fr=Q_fr, T=T, F=F)
+        self.p = check_positive("p", p)
+        self.use_rho_log1p = check_bool("use_rho_log1p", use_rho_log1p)
+        self.log1p_eps = check_positive("log1p_eps", log1p_eps)
+        self.jtfs = JTFS(self.config)
+        self.n_paths = self.jtfs.n_paths
+
+    def path_losses(self, x: Tensor, x_target: Tensor) -> Tensor:
+        """Per-path distances, ``(n_paths,)`` in path index order."""
+        x, x_target = check_signals(x, x_target, self.config.shape, self.jtfs.psi_fr)
+        u1_x = self.jtfs.first_order_all(x)
+        u1_y = self.jtfs.first_order_all(x_target)
+        res = [k for k, _ in u1_x]
+        tensors = [t for _, t in u1_x] + [t for _, t in u1_y]
+
+        def psi2_distances(n2: int, *spectra: Tensor) -> Tensor:
+            half = len(spectra) // 2
+            paths_x = self.jtfs.psi2_paths(list(zip(res, spectra[:half], strict=True)), n2)
+            paths_y = self.jtfs.psi2_paths(list(zip(res, spectra[half:], strict=True)), n2)
+            return torch.stack(
+                [
+                    path_distance(s_x, s_y, self.p, self.use_rho_log1p, self.log1p_eps)
+                    for (_, s_x), (_, s_y) in zip(paths_x, paths_y, strict=True)
+                ]
+            )
+
+        out = []
+        for n2 in self.jtfs.paths_by_psi2:
+            if torch.is_grad_enabled():
+                out.append(checkpoint(psi2_distances, n2, *tensors, use_reentrant=False))
+            else:
+                out.append(psi2_distances(n2, *tensors))
+        return torch.cat(out)
+
+    def forward(self, x: Tensor, x_target: Tensor) -> Tensor:
+        """Mean over all paths of the per-path distance (a scalar)."""
+        return self.path_losses(x, x_target).mean()

@@ -1,0 +1,303 @@
+"""SCRAPL: the joint time–frequency scattering loss evaluated along one random path per step.
+
+Mitcheltree, Lostanlen, Benetos & Lagrange, "SCRAPL: Scattering Transform with Random Paths
+for Machine Learning", ICLR 2026. At each call one second-order JTFS path p is drawn from a
+categorical distribution π (uniform, or importance-sampled after θ-IS warmup) and the loss
+is the distance of the two signals along p only (:mod:`scrapl.distance`). Since
+``mean_p loss_p`` is the full JTFS loss (:class:`scrapl.JTFSLoss`), the uniform-π gradient is
+unbiased, at the cost of one path instead of all of them.
+
+Attached parameters (:meth:`SCRAPLLoss.attach_params`) have their gradients transformed per
+path by P-Adam and P-SAGA (:mod:`scrapl.pathwise`) during ``backward``; the downstream
+optimizer should then be plain SGD (no momentum, optional weight decay).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path as FilePath
+
+import torch
+from torch import Tensor, nn
+
+from scrapl.config import Averaging, JTFSConfig
+from scrapl.distance import path_distance
+from scrapl.jtfs import JTFS
+from scrapl.pathwise import PathwiseGradientTransform
+from scrapl.sampler import PathSampler
+from scrapl.validation import check_bool, check_float, check_int, check_positive, check_signals
+
+log = logging.getLogger(__name__)
+
+
+class SCRAPLLoss(nn.Module):
+    """Stochastic single-path JTFS loss with P-Adam, P-SAGA and importance sampling.
+
+    Args:
+        shape, J, Q1, Q2, J_fr, Q_fr, T, F: the transform (:class:`scrapl.config.JTFSConfig`).
+        p: order of the norm of the per-path distance (default 2, not squared).
+        use_rho_log1p, log1p_eps: compare ``log1p(S / log1p_eps)`` instead of ``S``.
+        grad_mult: gradients of attached parameters are multiplied by this before P-Adam, so
+            that squaring tiny JTFS gradients does not underflow in float32 (must be > 1 when
+            P-Adam is on and log1p is off).
+        use_p_adam, use_p_saga: per-path Adam moments / SAGA variance reduction on the
+            gradients of attached parameters.
+        sample_all_paths_first: visit every path once, in random order, before sampling π.
+        n_theta: number of synthesizer parameters θ (used by θ-IS warmup).
+        min_prob_frac: every path keeps at least ``min_prob_frac / n_paths`` probability.
+        adam_betas, adam_eps: P-Adam hyperparameters.
+        seed: seed of the path sampler's own generator (None: a fresh random seed).
+        pathwise_dtype: storage dtype of P-Adam/P-SAGA state (e.g. ``torch.bfloat16`` halves
+            it); None keeps the gradients' dtype.
+        pathwise_offload: keep P-Adam/P-SAGA state in CPU memory.
+
+    Shapes: ``x`` and ``x_target`` are ``(batch, channels, shape)`` (or ``(batch, shape)``);
+    channels are folded into the batch. ``forward`` returns a scalar.
+    """
+
+    def __init__(
+        self,
+        shape: int,
+        J: int,
+        Q1: int,
+        Q2: int,
+        J_fr: int,
+        Q_fr: int,
+        T: Averaging = None,
+        F: Averaging = None,
+        p: float = 2,
+        use_rho_log1p: bool = False,
+        log1p_eps: float = 1e-3,
+        grad_mult: float = 1e8,
+        use_p_adam: bool = True,
+        use_p_saga: bool = True,
+        sample_all_paths_first: bool = False,
+        n_theta: int = 1,
+        min_prob_frac: float = 0.0,
+        adam_betas: tuple[float, float] = (0.9, 0.999),
+        adam_eps: float = 1e-8,
+        seed: int | None = None,
+        pathwise_dtype: torch.dtype | None = None,
+        pathwise_offload: bool = False,
+    ) -> None:
+        super().__init__()
+        self.config = JTFSConfig(shape=shape, J=J, Q1=Q1, Q2=Q2, J_fr=J_fr, Q_fr=Q_fr, T=T, F=F)
+        self.p = check_positive("p", p)
+        self.use_rho_log1p = check_bool("use_rho_log1p", use_rho_log1p)
+        self.log1p_eps = check_positive("log1p_eps", log1p_eps)
+        self.n_theta = check_int("n_theta", n_theta, 1)
+        check_bool("use_p_adam", use_p_adam)
+        check_positive("grad_mult", grad_mult)
+        if use_p_adam and not use_rho_log1p and grad_mult <= 1:
+            raise ValueError(
+                "grad_mult must be > 1 when use_p_adam=True and use_rho_log1p=False (JTFS "
+                f"gradients are tiny and their squares underflow in float32), got {grad_mult}"
+            )
+        if not isinstance(adam_betas, (tuple, list)) or len(adam_betas) != 2:
+            raise TypeError(f"adam_betas must be a pair (beta1, beta2), got {adam_betas!r}")
+        self.jtfs = JTFS(self.config)
+        self.n_paths = self.jtfs.n_paths
+        self.sampler = PathSampler(self.n_paths, sample_all_paths_first, min_prob_frac, seed)
+        self.pathwise = PathwiseGradientTransform(
+            self.n_paths,
+            use_p_adam=use_p_adam,
+            use_p_saga=use_p_saga,
+            grad_mult=float(grad_mult),
+            beta1=check_float("adam_betas[0]", adam_betas[0], 0.0, 1.0),
+            beta2=check_float("adam_betas[1]", adam_betas[1], 0.0, 1.0),
+            eps=adam_eps,
+            storage_dtype=pathwise_dtype,
+            offload_to_cpu=pathwise_offload,
+        )
+        self.curr_path_idx: int | None = None
+        self.path_counts: defaultdict[int, int] = defaultdict(int)
+        self.step = 0
+        self._params: list[nn.Parameter] = []
+        self._hooks: list = []
+        log.info(self._summary())
+
+    # -- properties of the seed API ------------------------------------------------------
+
+    @property
+    def unif_prob(self) -> float:
+        """Uniform path probability ``1 / n_paths``."""
+        return self.sampler.unif_prob
+
+    @property
+    def probs(self) -> Tensor:
+        """Path sampling probabilities π, ``(n_paths,)`` float64, summing to 1."""
+        return self.sampler.probs
+
+    @property
+    def use_p_adam(self) -> bool:
+        return self.pathwise.use_p_adam
+
+    @property
+    def use_p_saga(self) -> bool:
+        return self.pathwise.use_p_saga
+
+    @property
+    def grad_mult(self) -> float:
+        return self.pathwise.grad_mult
+
+    def _summary(self) -> str:
+        s = self.sampler
+        return (
+            "SCRAPLLoss:\n"
+            f"{self.config.describe()}\n"
+            f"use_rho_log1p          = {self.use_rho_log1p}, eps = {self.log1p_eps}\n"
+            f"grad_mult              = {self.grad_mult}\n"
+            f"use_p_adam             = {self.use_p_adam}\n"
+            f"use_p_saga             = {self.use_p_saga}\n"
+            f"sample_all_paths_first = {s.sample_all_paths_first}\n"
+            f"n_theta                = {self.n_theta}\n"
+            f"min_prob_frac          = {s.min_prob_frac}\n"
+            f"number of SCRAPL paths = {self.n_paths}\n"
+            f"unif_prob              = {self.unif_prob:.8f}\n"
+        )
+
+    # -- loss ------------------------------------------------------------------------------
+
+    def forward(
+        self, x: Tensor, x_target: Tensor, path_idx: int | None = None, seed: int | None = None
+    ) -> Tensor:
+        """SCRAPL loss along one path (a scalar).
+
+        Args:
+            x: reconstruction, ``(batch, channels, shape)``.
+            x_target: target, same shape.
+            path_idx: evaluate this path instead of sampling one.
+            seed: sample the path from a generator seeded with ``seed`` (same seed, same path;
+                the sampler's own generator is left untouched).
+        """
+        x, x_target = check_signals(x, x_target, self.config.shape, self.jtfs.psi_fr)
+        if path_idx is None:
+            path_idx = self.sampler.sample(seed=seed)
+        else:
+            self.jtfs.check_path_idx(path_idx)
+        self.curr_path_idx = path_idx
+        if self.training:
+            self.path_counts[path_idx] += 1
+            self.step += 1
+        return path_distance(
+            self.jtfs(x, path_idx),
+            self.jtfs(x_target, path_idx),
+            self.p,
+            self.use_rho_log1p,
+            self.log1p_eps,
+        )
+
+    # -- P-Adam / P-SAGA ------------------------------------------------------------------
+
+    def attach_params(self, params: Iterable[nn.Parameter], use_hooks: bool = True) -> None:
+        """Transform the gradients of ``params`` by P-Adam / P-SAGA for the sampled path.
+
+        With ``use_hooks`` (the default), the transform runs inside ``backward`` through
+        gradient hooks. A trainer that reduces gradients across devices should pass
+        ``use_hooks=False`` and call :meth:`transform_grads` after the reduction instead.
+        Attaching an empty list detaches. Attaching resets P-Adam/P-SAGA state.
+        """
+        params = list(params)
+        for i, param in enumerate(params):
+            if not isinstance(param, Tensor) or not param.requires_grad:
+                raise TypeError(
+                    f"params[{i}] must be a tensor that requires grad, got {type(param).__name__}"
+                )
+        check_bool("use_hooks", use_hooks)
+        for handle in self._hooks:
+            handle.remove()
+        n_old = len(self._params)
+        self._params, self._hooks = params, []
+        self.pathwise.clear()
+        if not params:
+            log.info(f"Detached {n_old} parameter tensors")
+            return
+        if use_hooks:
+            self._hooks = [p.register_hook(self._hook(i, p)) for i, p in enumerate(params)]
+        n_weights = sum(p.numel() for p in params)
+        log.info(f"Attached {len(params)} parameter tensors ({n_weights} weights)")
+
+    def _hook(self, idx: int, param: Tensor):
+        def hook(grad: Tensor) -> Tensor:
+            self._check_no_accumulation(param, idx)
+            return self._transform(grad, idx)
+
+        return hook
+
+    def _check_no_accumulation(self, param: Tensor, idx: int) -> None:
+        if param.grad is not None and bool((param.grad != 0).any()):
+            raise RuntimeError(
+                f"attached parameter {idx} already holds a gradient: gradient accumulation "
+                "is not supported with P-Adam/P-SAGA. Zero the gradients (optimizer.zero_grad())"
+                " before each backward pass, and call backward once per SCRAPL forward."
+            )
+
+    def _transform(self, grad: Tensor, idx: int) -> Tensor:
+        if self.curr_path_idx is None or self.step < 1:
+            raise RuntimeError(
+                "no SCRAPL path was sampled in training mode before this backward pass: call "
+                "the loss in training mode (loss.train()) before backward"
+            )
+        return self.pathwise.apply(grad, idx, self.curr_path_idx, self.step)
+
+    def transform_grads(self) -> None:
+        """Apply P-Adam / P-SAGA in place to the ``.grad`` of the attached parameters.
+
+        For trainers that attach with ``use_hooks=False``: call once per step, after the
+        gradients are complete (e.g. all-reduced across devices) and before the optimizer.
+        """
+        for i, param in enumerate(self._params):
+            if param.grad is not None:
+                param.grad.copy_(self._transform(param.grad, i))
+
+    # -- probabilities and state -------------------------------------------------------------
+
+    def load_probs(self, path: str | FilePath) -> None:
+        """Set π from a ``probs.pt`` file holding a ``(n_paths,)`` tensor."""
+        try:
+            probs = torch.load(path, map_location="cpu", weights_only=True)
+        except (OSError, RuntimeError, EOFError, ValueError) as e:
+            raise ValueError(f"cannot read path probabilities from {str(path)!r}: {e}") from e
+        if not isinstance(probs, Tensor) or probs.shape != (self.n_paths,):
+            raise ValueError(
+                f"{str(path)!r} must hold a tensor of shape ({self.n_paths},) (one probability "
+                f"per path), got {getattr(probs, 'shape', type(probs).__name__)}"
+            )
+        self.sampler.set_probs(probs)
+
+    def clear(self) -> None:
+        """Forget all state: path counts, current path, step, π, sampler and P-Adam/P-SAGA."""
+        self.path_counts = defaultdict(int)
+        self.curr_path_idx = None
+        self.step = 0
+        self.sampler.clear()
+        self.pathwise.clear()
+
+    def get_extra_state(self) -> dict:
+        return {
+            "n_paths": self.n_paths,
+            "config": repr(self.config),
+            "step": self.step,
+            "curr_path_idx": self.curr_path_idx,
+            "path_counts": dict(self.path_counts),
+            "sampler": self.sampler.state_dict(),
+            "pathwise": self.pathwise.state_dict(),
+        }
+
+    def set_extra_state(self, state: dict) -> None:
+        if not isinstance(state, dict) or state.get("n_paths") != self.n_paths:
+            raise ValueError(
+                f"state_dict is not from a SCRAPLLoss with {self.n_paths} paths "
+                f"(got n_paths={state.get('n_paths') if isinstance(state, dict) else None})"
+            )
+        if state["config"] != repr(self.config):
+            raise ValueError(
+                f"state_dict is from a SCRAPLLoss with {state['config']}, not {self.config!r}"
+            )
+        self.sampler.load_state_dict(state["sampler"])
+        self.pathwise.load_state_dict(state["pathwise"])
+        self.step = int(state["step"])
+        self.curr_path_idx = state["curr_path_idx"]
+        self.path_counts = defaultdict(int, state["path_counts"])

@@ -1,0 +1,89 @@
+"""Argument checks shared by the package: each error names the argument and what it accepts."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+from torch import Tensor
+
+
+def check_int(name: str, value: object, minimum: int) -> int:
+    """Return ``value`` if it is an int ``>= minimum`` (bool excluded: it hides caller bugs)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        kind = type(value).__name__
+        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r} ({kind})")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_bool(name: str, value: object) -> bool:
+    """Return ``value`` if it is a bool."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool (True or False), got {value!r}")
+    return value
+
+
+def check_float(name: str, value: object, lo: float, hi: float, hi_open: bool = True) -> float:
+    """Return ``value`` as a float if it is a finite real in ``[lo, hi)`` (or ``[lo, hi]``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a float, got {value!r}")
+    value = float(value)
+    ok = math.isfinite(value) and value >= lo and (value < hi if hi_open else value <= hi)
+    if not ok:
+        raise ValueError(f"{name} must be in [{lo}, {hi}{')' if hi_open else ']'}, got {value}")
+    return value
+
+
+def check_positive(name: str, value: object) -> float:
+    """Return ``value`` as a float if it is finite and > 0."""
+    value = check_float(name, value, 0.0, math.inf)
+    if value == 0.0:
+        raise ValueError(f"{name} must be a finite float > 0, got {value}")
+    return value
+
+
+def check_signals(x: object, x_target: object, n_samples: int, reference: Tensor) -> tuple:
+    """Validate a pair of signal batches and fold channels into the batch.
+
+    Accepts ``(batch, channels, N)`` or ``(batch, N)`` floating tensors of the same shape,
+    dtype and device as each other and as ``reference`` (a buffer of the loss), with
+    finite values. Returns both as ``(batch * channels, N)``.
+    """
+    for name, t in (("x", x), ("x_target", x_target)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.ndim not in (2, 3):
+            raise ValueError(
+                f"{name} must have shape (batch, channels, {n_samples}) or (batch, {n_samples}), "
+                f"got {tuple(t.shape)}"
+            )
+        if t.shape[-1] != n_samples:
+            raise ValueError(
+                f"{name} must have {n_samples} samples in its last axis (the loss's shape), "
+                f"got shape {tuple(t.shape)}"
+            )
+        if not t.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+        if t.dtype != reference.dtype:
+            raise TypeError(
+                f"{name} has dtype {t.dtype} but the loss's filters are {reference.dtype}: "
+                f"call .to({t.dtype}) on the loss or cast the input"
+            )
+        if t.device != reference.device:
+            raise ValueError(
+                f"{name} is on {t.device} but the loss's filters are on {reference.device}: "
+                f"call .to('{t.device}') on the loss or move the input"
+            )
+        if t.numel() == 0:
+            raise ValueError(f"{name} must not be empty, got shape {tuple(t.shape)}")
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{name} contains NaN or infinite values")
+    if x.shape != x_target.shape:
+        raise ValueError(
+            f"x and x_target must have the same shape, got {tuple(x.shape)} and "
+            f"{tuple(x_target.shape)}"
+        )
+    return x.reshape(-1, n_samples), x_target.reshape(-1, n_samples)
