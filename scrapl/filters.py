@@ -224,3 +224,19 @@ def build_filterbank(
         psi_fr=psi_fr,
         phi_f=phi_f,
     )
+
+
+def decimated_convolution_matrix(filter_f: np.ndarray, n_in: int, log2_factor: int) -> np.ndarray:
+    """Matrix of circular convolution with a filter followed by decimation.
+
+    For a signal ``u`` of length ``N = len(filter_f)`` that is zero beyond its first ``n_in``
+    samples, ``u[:n_in] @ M`` equals the filtered signal kept at every ``2**log2_factor``-th
+    sample (what filtering by FFT and subsampling in Fourier give). Shape
+    ``(n_in, N / 2**log2_factor)``, complex. Used where the output is short, so a matrix
+    product is cheaper than two FFTs of the long axis.
+    """
+    n = filter_f.shape[0]
+    h = np.fft.ifft(filter_f)
+    step = 2**log2_factor
+    m = np.arange(0, n, step)
+    return h[(m[None, :] - np.arange(n_in)[:, None]) % n]

@@ -25,7 +25,7 @@ import torch.nn.functional as nnf
 from torch import Tensor, nn
 
 from scrapl.config import JTFSConfig
-from scrapl.filters import build_filterbank
+from scrapl.filters import build_filterbank, decimated_convolution_matrix
 from scrapl.paths import Path, enumerate_paths
 
 
@@ -37,10 +37,38 @@ def subsample_fourier(x_hat: Tensor, log2_factor: int) -> Tensor:
     return x_hat.reshape(*x_hat.shape[:-1], 2**log2_factor, n >> log2_factor).mean(dim=-2)
 
 
+class _Modulus(torch.autograd.Function):
+    """``|z|`` of a complex tensor, with gradient 0 where ``z == 0`` (not NaN).
+
+    Faster than ``torch.abs`` on complex input, which guards against overflow with hypot;
+    scattering coefficients are far from the float range's limits.
+    """
+
+    @staticmethod
+    def forward(ctx, z: Tensor) -> Tensor:
+        r = torch.view_as_real(z).square().sum(dim=-1).sqrt()
+        ctx.save_for_backward(z, r)
+        return r
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        z, r = ctx.saved_tensors
+        scale = torch.where(r > 0, grad / r, torch.zeros_like(r))
+        return z * scale
+
+
+def modulus(z: Tensor) -> Tensor:
+    """Complex modulus with a well-defined gradient at zero."""
+    return _Modulus.apply(z)
+
+
 def lowpass(x: Tensor, phi_hat: Tensor, log2_factor: int) -> Tensor:
     """Convolve the real last axis of ``x`` with a real, symmetric low-pass and subsample."""
     y_hat = torch.fft.fft(x) * phi_hat
     return torch.fft.ifft(subsample_fourier(y_hat, log2_factor)).real
+
+
+MAX_MATRIX_ELEMENTS = 2**22  # 16 MB in float32
 
 
 class JTFS(nn.Module):
@@ -79,15 +107,31 @@ class JTFS(nn.Module):
         for p in self.paths:
             self.paths_by_psi2.setdefault(p.n2, []).append(p)
         self.n1_needed = max(p.n1_max for p in self.paths)
-        self.register_buffer("psi1", _stack([f.levels[0] for f in bank.psi1]), persistent=False)
+        self._register("psi1", np.stack([f.levels[0] for f in bank.psi1]))
         for n2 in self.paths_by_psi2:
             for k, level in enumerate(bank.psi2[n2].levels):
-                self.register_buffer(f"psi2_{n2}_{k}", _stack([level])[0], persistent=False)
-        for k, level in enumerate(bank.phi_t.levels):
-            self.register_buffer(f"phi_t_{k}", _stack([level])[0], persistent=False)
-        self.register_buffer("psi_fr", _stack([f.levels[0] for f in bank.psi_fr]), persistent=False)
+                self._register(f"psi2_{n2}_{k}", level)
+        # Temporal averaging keeps few samples (n_padded / T): a matrix product against the
+        # decimated low-pass beats FFTs of the long axis, when the matrix is small enough.
+        self.time_matrix: dict[int, str] = {}
+        for r in sorted({p.log2_t for p in self.paths}):
+            level = bank.phi_t.levels[r]
+            self._register(f"phi_t_{r}", level)
+            if len(level) ** 2 >> (bank.log2_T - r) <= MAX_MATRIX_ELEMENTS:
+                mat = decimated_convolution_matrix(level, len(level), bank.log2_T - r)
+                self.time_matrix[r] = f"avg_t_{r}"
+                self._register(self.time_matrix[r], mat.real)
+        # The log-frequency axis is short: frequential filters are matrices over the
+        # first-order rows (columns at full frequential rate; a path keeps every 2**k-th).
+        mats = [decimated_convolution_matrix(f.levels[0], self.n_psi1, 0) for f in bank.psi_fr]
+        self._register("psi_fr", np.stack([np.stack([m.real, m.imag], -1) for m in mats]))
         for k, level in enumerate(bank.phi_f.levels):
-            self.register_buffer(f"phi_f_{k}", _stack([level])[0], persistent=False)
+            mat = decimated_convolution_matrix(level, len(level), bank.log2_F - k)
+            self._register(f"avg_f_{k}", mat.real.T)
+
+    def _register(self, name: str, array: np.ndarray) -> None:
+        # Non-persistent: filters are rebuilt from the configuration, never checkpointed.
+        self.register_buffer(name, torch.as_tensor(array, dtype=torch.float32), persistent=False)
 
     # -- stages -------------------------------------------------------------------------
 
@@ -112,7 +156,7 @@ class JTFS(nn.Module):
             while stop < n1_max and min(self.j1[stop], self.bank.log2_T) == k1:
                 stop += 1
             y_hat = subsample_fourier(x_hat * self.psi1[start:stop], k1)
-            u1 = torch.fft.ifft(y_hat).abs()
+            u1 = modulus(torch.fft.ifft(y_hat))
             groups.append((k1, torch.fft.fft(u1)))
             start = stop
         return groups
@@ -134,36 +178,31 @@ class JTFS(nn.Module):
     def frequential(self, y2: Tensor, paths: Sequence[Path]) -> Tensor:
         """Frequential filtering and modulus for paths sharing ψ2 and frequential subsampling.
 
-        ``y2``: ``(batch, n1_max, time)``. Returns ``(batch, len(paths), time, n_fr_rows)``.
+        ``y2``: ``(batch, n1_max, time)``. Returns ``(batch, len(paths), n_fr_rows, time)``.
         """
         n1_max = y2.shape[1]
-        y2_t = nnf.pad(y2.transpose(1, 2), (0, self.bank.n_fr_padded - n1_max))
-        y_hat = torch.fft.fft(y2_t).unsqueeze(1)
-        filters = self.psi_fr[[p.n_fr for p in paths]].unsqueeze(1)
-        y_fr = torch.fft.ifft(subsample_fourier(y_hat * filters, paths[0].log2_fr))
-        return y_fr.abs()
+        idx = [p.n_fr for p in paths]
+        mats = torch.view_as_complex(self.psi_fr[idx, :n1_max, :: 2 ** paths[0].log2_fr])
+        return modulus(mats.transpose(-1, -2) @ y2.unsqueeze(1))
 
     def average(self, u2: Tensor, path: Path) -> Tensor:
         """Temporal then (spin ≠ 0) frequential averaging.
 
-        ``u2``: ``(..., time, n_fr_rows)``. Returns ``(..., n_freq, n_time)``. As in the
-        reference implementation, coefficients cover the whole padded time–frequency grid:
-        cropping would make the distance depend on where the signal sits in the padding.
+        ``u2``: ``(..., n_fr_rows, time)``. Returns ``(..., n_freq, n_time)``. As in the
+        reference implementation, coefficients span the whole padded time–frequency grid.
         """
         bank = self.bank
-        s = u2.transpose(-1, -2)
         if self.global_t:
-            s = s.mean(dim=-1, keepdim=True)
+            s = u2.mean(dim=-1, keepdim=True)
+        elif path.log2_t in self.time_matrix:
+            s = u2 @ getattr(self, self.time_matrix[path.log2_t])
         else:
-            s = lowpass(s, getattr(self, f"phi_t_{path.log2_t}"), bank.log2_T - path.log2_t)
+            s = lowpass(u2, getattr(self, f"phi_t_{path.log2_t}"), bank.log2_T - path.log2_t)
         if path.spin != 0:
-            s = s.transpose(-1, -2)
             if self.global_f:
-                s = s.mean(dim=-1, keepdim=True)
+                s = s.mean(dim=-2, keepdim=True)
             else:
-                phi = getattr(self, f"phi_f_{path.log2_fr}")
-                s = lowpass(s, phi, bank.log2_F - path.log2_fr)
-            s = s.transpose(-1, -2)
+                s = getattr(self, f"avg_f_{path.log2_fr}") @ s
         return s
 
     # -- public API ---------------------------------------------------------------------
@@ -218,7 +257,3 @@ class JTFS(nn.Module):
         u1 = self.first_order_all(x)
         for n2 in self.paths_by_psi2:
             yield from self.psi2_paths(u1, n2)
-
-
-def _stack(arrays: list) -> Tensor:
-    return torch.as_tensor(np.stack(arrays), dtype=torch.float32)

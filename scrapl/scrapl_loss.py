@@ -181,13 +181,10 @@ class SCRAPLLoss(nn.Module):
         if self.training:
             self.path_counts[path_idx] += 1
             self.step += 1
-        return path_distance(
-            self.jtfs(x, path_idx),
-            self.jtfs(x_target, path_idx),
-            self.p,
-            self.use_rho_log1p,
-            self.log1p_eps,
-        )
+        # Two passes, not one over the concatenation: the target usually needs no gradient,
+        # and a joint pass would backpropagate through it too.
+        s_x, s_target = self.jtfs(x, path_idx), self.jtfs(x_target, path_idx)
+        return path_distance(s_x, s_target, self.p, self.use_rho_log1p, self.log1p_eps)
 
     # -- P-Adam / P-SAGA ------------------------------------------------------------------
 
