@@ -1,0 +1,150 @@
+"""The JTFS transform and full loss: reference figures, unbiasedness identity, gradients."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from scrapl import JTFS, JTFSConfig, JTFSLoss, SCRAPLLoss
+from scrapl.distance import path_distance
+
+DATA = Path(__file__).parent / "data"
+TINY = dict(shape=1024, J=5, Q1=3, Q2=1, J_fr=2, Q_fr=1)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return np.load(DATA / "jtfs_4096_J6_Q4-1_Jfr2_Qfr1.npz")
+
+
+@pytest.fixture(scope="module")
+def ref_loss(reference):
+    cfg = json.loads(str(reference["config"]))
+    assert not cfg["use_rho_log1p"]
+    return JTFSLoss(cfg["shape"], cfg["J"], cfg["Q1"], cfg["Q2"], cfg["J_fr"], cfg["Q_fr"])
+
+
+def test_per_path_distances_match_reference(reference, ref_loss):
+    x, y = torch.tensor(reference["x"]), torch.tensor(reference["y"])
+    with torch.no_grad():
+        dists = ref_loss.path_losses(x, y).double().numpy()
+    assert dists.shape == reference["dists"].shape == (28,)
+    np.testing.assert_allclose(dists, reference["dists"], rtol=1e-4)
+
+
+def test_single_path_transform_matches_shared_computation(reference, ref_loss):
+    x = torch.tensor(reference["x"][:, 0], dtype=torch.float64)
+    jtfs = ref_loss.jtfs.double()
+    try:
+        shared = dict(jtfs.all_paths(x))
+        assert sorted(shared) == list(range(jtfs.n_paths))
+        for p in range(jtfs.n_paths):
+            torch.testing.assert_close(jtfs(x, p), shared[p], rtol=1e-12, atol=1e-15)
+    finally:
+        jtfs.float()
+
+
+def test_mean_of_path_losses_equals_full_loss_values_and_gradients():
+    torch.manual_seed(0)
+    scrapl = SCRAPLLoss(**TINY, use_p_adam=False, use_p_saga=False).double()
+    full = JTFSLoss(**TINY).double()
+    x = torch.randn(2, 1, TINY["shape"], dtype=torch.float64, requires_grad=True)
+    y = torch.randn(2, 1, TINY["shape"], dtype=torch.float64)
+    mean_loss = sum(scrapl(x, y, path_idx=p) for p in range(scrapl.n_paths)) / scrapl.n_paths
+    (grad_mean,) = torch.autograd.grad(mean_loss, x)
+    full_loss = full(x, y)
+    (grad_full,) = torch.autograd.grad(full_loss, x)
+    torch.testing.assert_close(mean_loss, full_loss, rtol=1e-10, atol=0)
+    torch.testing.assert_close(grad_mean, grad_full, rtol=1e-8, atol=1e-14)
+
+
+@pytest.mark.parametrize("use_log1p", [False, True])
+@pytest.mark.parametrize("averaging", [dict(), dict(T=128, F=2), dict(T="global", F="global")])
+def test_path_gradient_matches_finite_differences(use_log1p, averaging):
+    torch.manual_seed(1)
+    jtfs = JTFS(JTFSConfig(**TINY, **averaging)).double()
+    x = torch.randn(2, TINY["shape"], dtype=torch.float64, requires_grad=True)
+    y = torch.randn(2, TINY["shape"], dtype=torch.float64)
+    for p in (0, jtfs.n_paths // 2 + 1, jtfs.n_paths - 1):
+
+        def loss(signal, p=p):
+            return path_distance(jtfs(signal, p), jtfs(y, p), use_log1p=use_log1p)
+
+        (grad,) = torch.autograd.grad(loss(x), x)
+        v = torch.randn_like(x)
+        eps = 1e-6
+        with torch.no_grad():
+            fd = (loss(x + eps * v) - loss(x - eps * v)) / (2 * eps)
+        torch.testing.assert_close((grad * v).sum(), fd, rtol=1e-6, atol=1e-12)
+
+
+def test_output_shapes_follow_averaging():
+    x = torch.randn(3, TINY["shape"])
+    local = JTFS(JTFSConfig(**TINY))
+    n_time = local.bank.n_padded // 2 ** TINY["J"]
+    n_freq = local.bank.n_fr_padded // 2 ** TINY["J_fr"]
+    for p in range(local.n_paths):
+        assert local(x, p).shape == (3, n_freq, n_time)
+    glob = JTFS(JTFSConfig(**TINY, T="global", F="global"))
+    for p in range(glob.n_paths):
+        expected_freq = n_freq if glob.paths[p].spin == 0 else 1
+        assert glob(x, p).shape == (3, expected_freq, 1)
+
+
+def test_transform_is_positively_homogeneous_and_zero_on_silence():
+    jtfs = JTFS(JTFSConfig(**TINY)).double()
+    x = torch.randn(2, TINY["shape"], dtype=torch.float64)
+    for p in (0, 5, jtfs.n_paths - 1):
+        s = jtfs(x, p)
+        assert (s >= 0).all() and s.abs().max() > 0
+        torch.testing.assert_close(jtfs(-3.0 * x, p), 3.0 * s, rtol=1e-10, atol=1e-14)
+        assert jtfs(torch.zeros_like(x), p).abs().max() == 0
+
+
+def test_gradient_at_silence_is_finite():
+    loss = SCRAPLLoss(**TINY)
+    x = torch.zeros(1, 1, TINY["shape"], requires_grad=True)
+    for p in range(loss.n_paths):
+        loss(x, torch.zeros_like(x), path_idx=p).backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_filters_are_buffers_that_follow_dtype_and_stay_out_of_state_dict():
+    loss = JTFSLoss(**TINY)
+    assert loss.state_dict() == {} or all("psi" not in k for k in loss.state_dict())
+    loss.double()
+    assert all(b.dtype == torch.float64 for b in loss.buffers())
+    x = torch.randn(1, 1, TINY["shape"], dtype=torch.float64)
+    assert loss(x, 2 * x).dtype == torch.float64
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(shape=0), "shape"),
+        (dict(J="5"), "J"),
+        (dict(Q1=0), "Q1"),
+        (dict(Q2=1.5), "Q2"),
+        (dict(J_fr=0), "J_fr"),
+        (dict(Q_fr=-1), "Q_fr"),
+        (dict(J=11), "J must satisfy"),
+        (dict(T=0), "T must be"),
+        (dict(T=10**6), "T must be"),
+        (dict(T="local"), "T must be"),
+        (dict(F=True), "F must be"),
+        (dict(F=100), "F must be"),
+    ],
+)
+def test_bad_configuration_is_rejected_with_the_argument_named(kwargs, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        JTFSLoss(**{**TINY, **kwargs})
+
+
+def test_path_idx_is_validated():
+    jtfs = JTFS(JTFSConfig(**TINY))
+    x = torch.randn(1, TINY["shape"])
+    for bad, exc in [(-1, ValueError), (jtfs.n_paths, ValueError), (1.0, TypeError)]:
+        with pytest.raises(exc, match="path_idx"):
+            jtfs(x, bad)
