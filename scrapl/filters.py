@@ -240,3 +240,49 @@ def decimated_convolution_matrix(filter_f: np.ndarray, n_in: int, log2_factor: i
     step = 2**log2_factor
     m = np.arange(0, n, step)
     return h[(m[None, :] - np.arange(n_in)[:, None]) % n]
+
+
+@dataclass(frozen=True)
+class BandPlan:
+    """Sparse application of a bank of filters to a real signal's half spectrum.
+
+    Multiplying a spectrum by a band-pass filter and subsampling by periodisation touches
+    only the bins where the filter is not negligible. For row ``r`` of a bank of filters on
+    an ``n``-bin grid, output bin ``dst`` of an ``n_out``-bin grid receives
+    ``spectrum[src] * value`` (``conj(spectrum[src])`` where ``sign == -1``: the negative
+    frequencies of a real signal), summed over colliding entries. ``row_ptr[r]`` is the first
+    entry of row ``r``; ``dst`` already includes the row offset ``r * n_out``.
+    """
+
+    src: np.ndarray
+    sign: np.ndarray
+    dst: np.ndarray
+    value: np.ndarray
+    row_ptr: np.ndarray
+    n_out: int
+
+
+def band_plan(filters: list[np.ndarray], n_out: int, tol: float = 1e-7) -> BandPlan:
+    """Plan for filters on an ``n``-bin grid, subsampled to ``n_out`` bins.
+
+    Bins where ``|filter| <= tol * max|filter|`` are dropped: below float32 resolution of
+    the result. Subsampling by ``n / n_out`` averages the periods, hence the ``n_out / n``.
+    """
+    n = filters[0].shape[0]
+    srcs, signs, dsts, values, row_ptr = [], [], [], [], [0]
+    for row, filt in enumerate(filters):
+        (bins,) = np.nonzero(np.abs(filt) > tol * np.abs(filt).max())
+        negative = bins > n // 2
+        srcs.append(np.where(negative, n - bins, bins))
+        signs.append(np.where(negative, -1.0, 1.0))
+        dsts.append(row * n_out + bins % n_out)
+        values.append(filt[bins] * (n_out / n))
+        row_ptr.append(row_ptr[-1] + bins.size)
+    return BandPlan(
+        src=np.concatenate(srcs),
+        sign=np.concatenate(signs),
+        dst=np.concatenate(dsts),
+        value=np.concatenate(values),
+        row_ptr=np.array(row_ptr),
+        n_out=n_out,
+    )

@@ -17,6 +17,7 @@ and cast them. Output of a path: ``(batch, n_freq, n_time)`` real coefficients.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -25,7 +26,7 @@ import torch.nn.functional as nnf
 from torch import Tensor, nn
 
 from scrapl.config import JTFSConfig
-from scrapl.filters import build_filterbank, decimated_convolution_matrix
+from scrapl.filters import BandPlan, band_plan, build_filterbank, decimated_convolution_matrix
 from scrapl.paths import Path, enumerate_paths
 
 
@@ -107,10 +108,24 @@ class JTFS(nn.Module):
         for p in self.paths:
             self.paths_by_psi2.setdefault(p.n2, []).append(p)
         self.n1_needed = max(p.n1_max for p in self.paths)
-        self._register("psi1", np.stack([f.levels[0] for f in bank.psi1]))
-        for n2 in self.paths_by_psi2:
-            for k, level in enumerate(bank.psi2[n2].levels):
-                self._register(f"psi2_{n2}_{k}", level)
+        # First-order rows sharing a subsampling form a group (rows are sorted by scale).
+        # Band-pass filters touch few bins: they are applied as sparse gathers (BandPlan).
+        self.groups: list[tuple[int, int, int]] = []  # (k1, first row, end row)
+        for n1, j1 in enumerate(self.j1):
+            k1 = min(j1, bank.log2_T)
+            if self.groups and self.groups[-1][0] == k1:
+                self.groups[-1] = (k1, self.groups[-1][1], n1 + 1)
+            else:
+                self.groups.append((k1, n1, n1 + 1))
+        self.row_ptr: dict[str, list[int]] = {}
+        for g, (k1, start, stop) in enumerate(self.groups):
+            levels = [f.levels[0] for f in bank.psi1[start:stop]]
+            self._register_plan(f"psi1_{g}", band_plan(levels, bank.n_padded >> k1))
+        for n2, group in self.paths_by_psi2.items():
+            for k1 in {min(j1, bank.log2_T) for j1 in self.j1[: group[0].n1_max]}:
+                n_out = bank.n_padded >> group[0].log2_t
+                plan = band_plan([bank.psi2[n2].levels[k1]], n_out)
+                self._register_plan(f"psi2_{n2}_{k1}", plan)
         # Temporal averaging keeps few samples (n_padded / T): a matrix product against the
         # decimated low-pass beats FFTs of the long axis, when the matrix is small enough.
         self.time_matrix: dict[int, str] = {}
@@ -129,6 +144,28 @@ class JTFS(nn.Module):
             mat = decimated_convolution_matrix(level, len(level), bank.log2_F - k)
             self._register(f"avg_f_{k}", mat.real.T)
 
+    def _register_plan(self, name: str, plan: BandPlan) -> None:
+        # Indices stay int64 under .double()/.half(); values follow the module's dtype.
+        self.register_buffer(f"{name}_src", torch.as_tensor(plan.src), persistent=False)
+        self.register_buffer(f"{name}_dst", torch.as_tensor(plan.dst), persistent=False)
+        self._register(f"{name}_re", plan.value)
+        self._register(f"{name}_im", plan.value * plan.sign)
+        self.row_ptr[name] = plan.row_ptr.tolist()
+
+    def _apply_plan(self, name: str, spectrum: Tensor, rows: int, n_out: int) -> Tensor:
+        """Filter half spectra ``(..., bins)`` with a plan's first ``rows`` rows.
+
+        Returns the subsampled full spectra, ``(..., rows * n_out)``.
+        """
+        end = self.row_ptr[name][rows]
+        gathered = spectrum[..., getattr(self, f"{name}_src")[:end]]
+        filtered = torch.complex(
+            gathered.real * getattr(self, f"{name}_re")[:end],
+            gathered.imag * getattr(self, f"{name}_im")[:end],
+        )
+        out = filtered.new_zeros(*spectrum.shape[:-1], rows * n_out)
+        return out.index_add(-1, getattr(self, f"{name}_dst")[:end], filtered)
+
     def _register(self, name: str, array: np.ndarray) -> None:
         # Non-persistent: filters are rebuilt from the configuration, never checkpointed.
         self.register_buffer(name, torch.as_tensor(array, dtype=torch.float32), persistent=False)
@@ -142,35 +179,33 @@ class JTFS(nn.Module):
         return nnf.pad(x.unsqueeze(1), (left, right), mode="reflect").squeeze(1)
 
     def first_order(self, x_pad: Tensor, n1_max: int) -> list[tuple[int, Tensor]]:
-        """Spectra of ``|x ∗ ψ1|`` for rows ``[0, n1_max)``, grouped by subsampling.
+        """Half spectra of ``|x ∗ ψ1|`` for rows ``[0, n1_max)``, grouped by subsampling.
 
-        Returns a list of ``(log2 subsampling, (batch, rows, n_padded / 2**k) spectrum)``,
-        groups in row order.
+        Returns a list of ``(k1, (batch, rows, n_padded / 2**k1 // 2 + 1) half spectrum)``
+        with row ``λ1`` subsampled by ``2**k1 = 2**min(j1, log2_T)``, groups in row order.
         """
-        x_hat = torch.fft.fft(x_pad).unsqueeze(1)
+        x_half = torch.fft.rfft(x_pad)
         groups: list[tuple[int, Tensor]] = []
-        start = 0
-        while start < n1_max:
-            k1 = min(self.j1[start], self.bank.log2_T)
-            stop = start
-            while stop < n1_max and min(self.j1[stop], self.bank.log2_T) == k1:
-                stop += 1
-            y_hat = subsample_fourier(x_hat * self.psi1[start:stop], k1)
-            u1 = modulus(torch.fft.ifft(y_hat))
-            groups.append((k1, torch.fft.fft(u1)))
-            start = stop
+        for g, (k1, start, stop) in enumerate(self.groups):
+            rows = min(stop, n1_max) - start
+            if rows <= 0:
+                break
+            n_out = self.bank.n_padded >> k1
+            y_hat = self._apply_plan(f"psi1_{g}", x_half, rows, n_out)
+            u1 = modulus(torch.fft.ifft(y_hat.unflatten(-1, (rows, n_out))))
+            groups.append((k1, torch.fft.rfft(u1)))
         return groups
 
     def second_order(self, u1_groups: list[tuple[int, Tensor]], path: Path) -> Tensor:
         """``Y2 = U1 ∗ ψ2`` for the path's ψ2: complex ``(batch, n1_max, time)``."""
         rows = []
         seen = 0
-        for k1, u1_hat in u1_groups:
-            take = min(u1_hat.shape[1], path.n1_max - seen)
+        n_out = self.bank.n_padded >> path.log2_t
+        for k1, u1_half in u1_groups:
+            take = min(u1_half.shape[1], path.n1_max - seen)
             if take <= 0:
                 break
-            psi2 = getattr(self, f"psi2_{path.n2}_{k1}")
-            y_hat = subsample_fourier(u1_hat[:, :take] * psi2, path.log2_t - k1)
+            y_hat = self._apply_plan(f"psi2_{path.n2}_{k1}", u1_half[:, :take], 1, n_out)
             rows.append(torch.fft.ifft(y_hat))
             seen += take
         return torch.cat(rows, dim=1)
@@ -209,7 +244,7 @@ class JTFS(nn.Module):
 
     def check_path_idx(self, path_idx: int) -> None:
         """Raise a clear error unless ``path_idx`` is an int in ``[0, n_paths)``."""
-        if isinstance(path_idx, bool) or not isinstance(path_idx, int):
+        if isinstance(path_idx, bool) or not isinstance(path_idx, numbers.Integral):
             raise TypeError(
                 f"path_idx must be an int in [0, {self.n_paths}), got {type(path_idx).__name__}"
             )

@@ -177,6 +177,7 @@ class SCRAPLLoss(nn.Module):
             path_idx = self.sampler.sample(seed=seed)
         else:
             self.jtfs.check_path_idx(path_idx)
+            path_idx = int(path_idx)
         self.curr_path_idx = path_idx
         if self.training:
             self.path_counts[path_idx] += 1
@@ -255,7 +256,7 @@ class SCRAPLLoss(nn.Module):
         """Set π from a ``probs.pt`` file holding a ``(n_paths,)`` tensor."""
         try:
             probs = torch.load(path, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, EOFError, ValueError) as e:
+        except Exception as e:  # torch.load raises many types for corrupt or foreign files
             raise ValueError(f"cannot read path probabilities from {str(path)!r}: {e}") from e
         if not isinstance(probs, Tensor) or probs.shape != (self.n_paths,):
             raise ValueError(
@@ -293,8 +294,9 @@ class SCRAPLLoss(nn.Module):
             raise ValueError(
                 f"state_dict is from a SCRAPLLoss with {state['config']}, not {self.config!r}"
             )
-        self.sampler.load_state_dict(state["sampler"])
+        # P-Adam/P-SAGA first: it refuses mismatched hyperparameters before touching anything.
         self.pathwise.load_state_dict(state["pathwise"])
+        self.sampler.load_state_dict(state["sampler"])
         self.step = int(state["step"])
         self.curr_path_idx = state["curr_path_idx"]
         self.path_counts = defaultdict(int, state["path_counts"])

@@ -113,9 +113,10 @@ def test_gradient_at_silence_is_finite():
 
 def test_filters_are_buffers_that_follow_dtype_and_stay_out_of_state_dict():
     loss = JTFSLoss(**TINY)
-    assert loss.state_dict() == {} or all("psi" not in k for k in loss.state_dict())
+    assert len(list(loss.buffers())) > 0 and loss.state_dict() == {}
     loss.double()
-    assert all(b.dtype == torch.float64 for b in loss.buffers())
+    assert all(b.dtype in (torch.float64, torch.int64) for b in loss.buffers())
+    assert any(b.dtype == torch.float64 for b in loss.buffers())
     x = torch.randn(1, 1, TINY["shape"], dtype=torch.float64)
     assert loss(x, 2 * x).dtype == torch.float64
 
@@ -148,3 +149,10 @@ def test_path_idx_is_validated():
     for bad, exc in [(-1, ValueError), (jtfs.n_paths, ValueError), (1.0, TypeError)]:
         with pytest.raises(exc, match="path_idx"):
             jtfs(x, bad)
+
+
+def test_numpy_integer_path_idx_is_accepted():
+    loss = SCRAPLLoss(**TINY)
+    x = torch.randn(1, 1, TINY["shape"])
+    loss(x, 2 * x, path_idx=np.int64(3))
+    assert loss.curr_path_idx == 3 and type(loss.curr_path_idx) is int
