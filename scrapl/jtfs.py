@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from scrapl.config import JTFSConfig
 from scrapl.filters import BandPlan, band_plan, build_filterbank, decimated_convolution_matrix
+from scrapl.frequential import scatter_modulus_average
 from scrapl.paths import Path, enumerate_paths
 
 
@@ -210,35 +211,36 @@ class JTFS(nn.Module):
             seen += take
         return torch.cat(rows, dim=1)
 
-    def frequential(self, y2: Tensor, paths: Sequence[Path]) -> Tensor:
-        """Frequential filtering and modulus for paths sharing ψ2 and frequential subsampling.
+    def joint(self, y2: Tensor, paths: Sequence[Path]) -> Tensor:
+        """Frequential filtering, modulus and averaging of ``Y2`` for paths sharing ψ2 and
+        frequential subsampling.
 
-        ``y2``: ``(batch, n1_max, time)``. Returns ``(batch, len(paths), n_fr_rows, time)``.
+        ``y2``: ``(batch, n1_max, time)``. Returns ``(batch, len(paths), n_freq, n_time)``. As
+        in the reference implementation, coefficients span the whole padded grid.
         """
-        n1_max = y2.shape[1]
+        path = paths[0]
         idx = [p.n_fr for p in paths]
-        mats = torch.view_as_complex(self.psi_fr[idx, :n1_max, :: 2 ** paths[0].log2_fr])
-        return modulus(mats.transpose(-1, -2) @ y2.unsqueeze(1))
-
-    def average(self, u2: Tensor, path: Path) -> Tensor:
-        """Temporal then (spin ≠ 0) frequential averaging.
-
-        ``u2``: ``(..., n_fr_rows, time)``. Returns ``(..., n_freq, n_time)``. As in the
-        reference implementation, coefficients span the whole padded time–frequency grid.
-        """
-        bank = self.bank
+        mats = torch.view_as_complex(self.psi_fr[idx, : y2.shape[1], :: 2**path.log2_fr])
         if self.global_t:
-            s = u2.mean(dim=-1, keepdim=True)
+            avg = y2.real.new_full((y2.shape[-1], 1), 1.0 / y2.shape[-1])
         elif path.log2_t in self.time_matrix:
-            s = u2 @ getattr(self, self.time_matrix[path.log2_t])
-        else:
-            s = lowpass(u2, getattr(self, f"phi_t_{path.log2_t}"), bank.log2_T - path.log2_t)
-        if path.spin != 0:
-            if self.global_f:
-                s = s.mean(dim=-2, keepdim=True)
-            else:
-                s = getattr(self, f"avg_f_{path.log2_fr}") @ s
-        return s
+            avg = getattr(self, self.time_matrix[path.log2_t])
+        else:  # averaging matrix too large: filter by FFT instead
+            u2 = modulus(mats.transpose(-1, -2) @ y2.unsqueeze(1))
+            phi = getattr(self, f"phi_t_{path.log2_t}")
+            s = lowpass(u2, phi, self.bank.log2_T - path.log2_t)
+            return torch.stack([self.average_frequency(s[:, i], p) for i, p in enumerate(paths)], 1)
+        s = scatter_modulus_average(y2, mats, avg)
+        return torch.stack([self.average_frequency(s[:, i], p) for i, p in enumerate(paths)], 1)
+
+    def average_frequency(self, s: Tensor, path: Path) -> Tensor:
+        """Frequential averaging ``(..., n_rows, time)`` unless the path's frequential filter
+        is the low-pass (spin 0)."""
+        if path.spin == 0:
+            return s
+        if self.global_f:
+            return s.mean(dim=-2, keepdim=True)
+        return getattr(self, f"avg_f_{path.log2_fr}") @ s
 
     # -- public API ---------------------------------------------------------------------
 
@@ -261,7 +263,7 @@ class JTFS(nn.Module):
         path = self.paths[path_idx]
         u1 = self.first_order(self.pad(x), path.n1_max)
         y2 = self.second_order(u1, path)
-        return self.average(self.frequential(y2, [path])[:, 0], path)
+        return self.joint(y2, [path])[:, 0]
 
     def first_order_all(self, x: Tensor) -> list[tuple[int, Tensor]]:
         """First order for every row any path needs (see :meth:`first_order`)."""
@@ -282,8 +284,8 @@ class JTFS(nn.Module):
         for same_res in by_res.values():
             for i in range(0, len(same_res), self.fr_chunk):
                 chunk = same_res[i : i + self.fr_chunk]
-                u2 = self.frequential(y2, chunk)
-                out += [(p.idx, self.average(u2[:, c], p)) for c, p in enumerate(chunk)]
+                coeffs = self.joint(y2, chunk)
+                out += [(p.idx, coeffs[:, c]) for c, p in enumerate(chunk)]
         return sorted(out, key=lambda item: item[0])
 
     def all_paths(self, x: Tensor) -> Iterator[tuple[int, Tensor]]:

@@ -1,0 +1,83 @@
+"""Frequential scattering fused with the modulus and the temporal averaging, in time chunks.
+
+For second-order wavelet coefficients ``Y2(λ1, t)`` (``(batch, n1, time)``, complex), the
+joint coefficients of frequential filters ``f`` before frequential averaging are
+
+    ``S[f, m, t'] = Σ_t |Σ_λ1 M_f[λ1, m] · Y2(λ1, t)| · A[t, t']``
+
+where ``M_f`` is the frequential filter as a (decimated) convolution matrix over the
+log-frequency axis and ``A`` the temporal low-pass as a decimated convolution matrix.
+
+The intermediate ``|M_f^T Y2|`` has ``batch × filters × frequential rows × time`` entries,
+gigabytes at fine temporal resolution, while the output is small. This operator never
+materialises it: the forward pass and the backward pass both walk over time chunks and
+recompute it per chunk, so memory is bounded by the inputs plus one chunk. The backward
+pass is written with differentiable operations, so double backward (Hessian-vector
+products for θ-IS warmup) works through it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+CHUNK_ELEMENTS = 2**21  # complex entries of one chunk of the intermediate (16 MB in complex64)
+
+
+def _chunk_length(batch: int, n_filters: int, n_rows: int, n_time: int) -> int:
+    per_step = max(1, batch * n_filters * n_rows)
+    length = 1
+    while length * 2 * per_step <= CHUNK_ELEMENTS and length * 2 <= n_time:
+        length *= 2
+    return length
+
+
+def _modulus_and_grad_scale(z: Tensor) -> tuple[Tensor, Tensor]:
+    r = torch.view_as_real(z).square().sum(dim=-1).sqrt()
+    return r, torch.where(r > 0, 1.0 / r, torch.zeros_like(r))
+
+
+class _ScatterModulusAverage(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, y2: Tensor, mats: Tensor, avg: Tensor) -> Tensor:
+        mats_t = mats.transpose(-1, -2).unsqueeze(0)  # (1, nf, n_out, n1)
+        batch, n_time = y2.shape[0], y2.shape[-1]
+        chunk = _chunk_length(batch, mats.shape[0], mats.shape[-1], n_time)
+        out = None
+        for start in range(0, n_time, chunk):
+            z = mats_t @ y2[:, None, :, start : start + chunk]
+            r, _ = _modulus_and_grad_scale(z)
+            part = r @ avg[start : start + chunk]
+            out = part if out is None else out + part
+        ctx.save_for_backward(y2, mats, avg)
+        ctx.chunk = chunk
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor) -> tuple[Tensor | None, None, None]:
+        y2, mats, avg = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return None, None, None
+        mats_t = mats.transpose(-1, -2).unsqueeze(0)
+        mats_h = mats.conj().unsqueeze(0)  # adjoint of z = M^T y is M̄ g
+        grads = []
+        for start in range(0, y2.shape[-1], ctx.chunk):
+            z = mats_t @ y2[:, None, :, start : start + ctx.chunk]
+            _, inv_r = _modulus_and_grad_scale(z)
+            grad_r = grad_out @ avg[start : start + ctx.chunk].transpose(-1, -2)
+            grads.append((mats_h @ (z * (grad_r * inv_r))).sum(dim=1))
+        return torch.cat(grads, dim=-1), None, None
+
+
+def scatter_modulus_average(y2: Tensor, mats: Tensor, avg: Tensor) -> Tensor:
+    """``|M_f^T Y2| A`` for every frequential filter f, in bounded memory.
+
+    Args:
+        y2: second-order wavelet coefficients, ``(batch, n1, time)``, complex.
+        mats: frequential filters as matrices, ``(n_filters, n1, n_rows)``, complex.
+        avg: temporal averaging matrix, ``(time, n_time_out)``, real.
+
+    Returns:
+        ``(batch, n_filters, n_rows, n_time_out)`` real coefficients.
+    """
+    return _ScatterModulusAverage.apply(y2, mats, avg)
