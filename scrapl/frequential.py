@@ -32,11 +32,6 @@ def _chunk_length(batch: int, n_filters: int, n_rows: int, n_time: int) -> int:
     return length
 
 
-def _modulus_and_grad_scale(z: Tensor) -> tuple[Tensor, Tensor]:
-    r = torch.view_as_real(z).square().sum(dim=-1).sqrt()
-    return r, torch.where(r > 0, 1.0 / r, torch.zeros_like(r))
-
-
 class _ScatterModulusAverage(torch.autograd.Function):
     @staticmethod
     def forward(ctx, y2: Tensor, mats: Tensor, avg: Tensor) -> Tensor:
@@ -46,8 +41,7 @@ class _ScatterModulusAverage(torch.autograd.Function):
         out = None
         for start in range(0, n_time, chunk):
             z = mats_t @ y2[:, None, :, start : start + chunk]
-            r, _ = _modulus_and_grad_scale(z)
-            part = r @ avg[start : start + chunk]
+            part = z.abs() @ avg[start : start + chunk]
             out = part if out is None else out + part
         ctx.save_for_backward(y2, mats, avg)
         ctx.chunk = chunk
@@ -63,9 +57,9 @@ class _ScatterModulusAverage(torch.autograd.Function):
         grads = []
         for start in range(0, y2.shape[-1], ctx.chunk):
             z = mats_t @ y2[:, None, :, start : start + ctx.chunk]
-            _, inv_r = _modulus_and_grad_scale(z)
             grad_r = grad_out @ avg[start : start + ctx.chunk].transpose(-1, -2)
-            grads.append((mats_h @ (z * (grad_r * inv_r))).sum(dim=1))
+            # d|z| = sgn(z): zero where z == 0, as for torch.abs.
+            grads.append((mats_h @ (torch.sgn(z) * grad_r)).sum(dim=1))
         return torch.cat(grads, dim=-1), None, None
 
 
