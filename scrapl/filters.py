@@ -19,7 +19,7 @@ Nothing here depends on torch: :mod:`scrapl.jtfs` turns these arrays into buffer
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -159,6 +159,21 @@ class FilterBank:
     phi_t: Filter
     psi_fr: list[Filter]
     phi_f: Filter
+
+    def without_arrays(self) -> FilterBank:
+        """The same bank with the filters' arrays dropped: metadata only (xi, sigma, j)."""
+
+        def strip(f: Filter) -> Filter:
+            return replace(f, levels=[])
+
+        return replace(
+            self,
+            psi1=[strip(f) for f in self.psi1],
+            psi2=[strip(f) for f in self.psi2],
+            phi_t=strip(self.phi_t),
+            psi_fr=[strip(f) for f in self.psi_fr],
+            phi_f=strip(self.phi_f),
+        )
 
 
 def frequential_padded_length(J: int, Q1: int, J_fr: int, F: int, n_psi1: int) -> int:

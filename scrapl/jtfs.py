@@ -119,6 +119,8 @@ class JTFS(nn.Module):
         for k, level in enumerate(bank.phi_f.levels):
             mat = decimated_convolution_matrix(level, len(level), bank.log2_F - k)
             self._register(f"avg_f_{k}", mat.real.T)
+        # The arrays now live in buffers; keeping the numpy copies would double the memory.
+        self.bank = bank.without_arrays()
 
     def _register_plan(self, name: str, plan: BandPlan) -> None:
         # Indices stay int64 under .double()/.half(); values follow the module's dtype.
