@@ -184,7 +184,9 @@ class SCRAPLLoss(nn.Module):
             self.step += 1
         # Two passes, not one over the concatenation: the target usually needs no gradient,
         # and a joint pass would backpropagate through it too.
-        s_x, s_target = self.jtfs(x, path_idx), self.jtfs(x_target, path_idx)
+        s_x = self.jtfs(x, path_idx)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and x_target.requires_grad):
+            s_target = self.jtfs(x_target, path_idx)
         return path_distance(s_x, s_target, self.p, self.use_rho_log1p, self.log1p_eps)
 
     # -- P-Adam / P-SAGA ------------------------------------------------------------------
@@ -300,3 +302,49 @@ class SCRAPLLoss(nn.Module):
         self.step = int(state["step"])
         self.curr_path_idx = state["curr_path_idx"]
         self.path_counts = defaultdict(int, state["path_counts"])
+
+    # -- θ-IS warmup (scrapl.warmup) ---------------------------------------------------------
+
+    def check_is_deterministic(self, theta_fn, theta_fn_kwargs, synth_fn, synth_fn_kwargs=None):
+        """True if encoder and synth give identical outputs twice (warns naming the culprit)."""
+        from scrapl import warmup
+
+        return warmup.check_is_deterministic(theta_fn, theta_fn_kwargs, synth_fn, synth_fn_kwargs)
+
+    def warmup_lc_hvp(
+        self,
+        theta_fn,
+        synth_fn,
+        theta_fn_kwargs: list[dict],
+        params: Iterable[Tensor],
+        synth_fn_kwargs: list[dict] | None = None,
+        start_path_idx: int = 0,
+        end_path_idx: int | None = None,
+        theta_idxs: Iterable[int] | None = None,
+        save_dir: str | FilePath = "scrapl_warmup",
+        n_iter: int = 20,
+        target_key: str = "x",
+    ) -> Tensor | None:
+        """θ-IS warmup: per-(path, θ) curvature, then π; see :func:`scrapl.warmup.warmup_lc_hvp`."""
+        from scrapl import warmup
+
+        return warmup.warmup_lc_hvp(
+            self,
+            theta_fn,
+            synth_fn,
+            theta_fn_kwargs,
+            params,
+            synth_fn_kwargs=synth_fn_kwargs,
+            start_path_idx=start_path_idx,
+            end_path_idx=end_path_idx,
+            theta_idxs=theta_idxs,
+            save_dir=save_dir,
+            n_iter=n_iter,
+            target_key=target_key,
+        )
+
+    def load_probs_from_warmup_dir(self, save_dir):
+        """Set π from a warmup directory; see :func:`scrapl.warmup.load_probs_from_warmup_dir`."""
+        from scrapl import warmup
+
+        return warmup.load_probs_from_warmup_dir(self, save_dir)
