@@ -17,7 +17,9 @@ and cast them. Output of a path: ``(batch, n_freq, n_time)`` real coefficients.
 
 from __future__ import annotations
 
+import ctypes
 import numbers
+import sys
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -26,9 +28,28 @@ import torch.nn.functional as nnf
 from torch import Tensor, nn
 
 from scrapl.config import JTFSConfig
-from scrapl.filters import BandPlan, band_plan, build_filterbank, decimated_convolution_matrix
+from scrapl.filters import (
+    BandPlan,
+    FilterBank,
+    band_plan,
+    build_filterbank,
+    decimated_convolution_matrix,
+)
 from scrapl.frequential import scatter_modulus_average
 from scrapl.paths import Path, enumerate_paths
+
+
+def _return_freed_memory_to_os() -> None:
+    """Give the heap freed by filter design back to the OS (glibc keeps it otherwise).
+
+    Designing a bank allocates many large, short-lived arrays; glibc's adaptive mmap
+    threshold serves them from the heap and keeps the pages (~70 MB at N = 32768).
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc: nothing to do
+            pass
 
 
 def subsample_fourier(x_hat: Tensor, log2_factor: int) -> Tensor:
@@ -72,7 +93,7 @@ class JTFS(nn.Module):
                 f"F must be None, 'global' or an int in [1, {len(bank.psi1)}] (the number of "
                 f"first-order filters), got {config.F}"
             )
-        self.bank = bank
+
         self.global_t = config.T == "global"
         self.global_f = config.F == "global"
         self.paths: list[Path] = enumerate_paths(bank, local_fr=not self.global_f)
@@ -84,6 +105,13 @@ class JTFS(nn.Module):
         for p in self.paths:
             self.paths_by_psi2.setdefault(p.n2, []).append(p)
         self.n1_needed = max(p.n1_max for p in self.paths)
+        self._build_buffers(bank)
+        # The arrays now live in buffers; keeping the numpy copies would double the memory.
+        self.bank = bank.without_arrays()
+        del bank
+        _return_freed_memory_to_os()
+
+    def _build_buffers(self, bank: FilterBank) -> None:
         # First-order rows sharing a subsampling form a group (rows are sorted by scale).
         # Band-pass filters touch few bins: they are applied as sparse gathers (BandPlan).
         self.groups: list[tuple[int, int, int]] = []  # (k1, first row, end row)
@@ -119,8 +147,6 @@ class JTFS(nn.Module):
         for k, level in enumerate(bank.phi_f.levels):
             mat = decimated_convolution_matrix(level, len(level), bank.log2_F - k)
             self._register(f"avg_f_{k}", mat.real.T)
-        # The arrays now live in buffers; keeping the numpy copies would double the memory.
-        self.bank = bank.without_arrays()
 
     def _register_plan(self, name: str, plan: BandPlan) -> None:
         # Indices stay int64 under .double()/.half(); values follow the module's dtype.
