@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint
 
 from scrapl.config import Averaging, JTFSConfig
 from scrapl.distance import path_distance
@@ -21,8 +20,9 @@ class JTFSLoss(nn.Module):
 
     ``loss = mean_p mean_batch ‖ρ(S_p x) − ρ(S_p x_target)‖_p`` over every second-order path
     (see :mod:`scrapl.distance`). Work is shared between paths (first order once, each ψ2
-    once); with gradients enabled, each ψ2's paths are recomputed in the backward pass rather
-    than kept, so memory is bounded by the first order plus one ψ2.
+    once). Only the first order and each ψ2's wavelet coefficients are kept for the backward
+    pass: the much larger frequential intermediates are recomputed in time chunks
+    (:mod:`scrapl.frequential`), so memory stays far below the transform's size.
 
     Args:
         shape, J, Q1, Q2, J_fr, Q_fr, T, F: the transform (:class:`scrapl.config.JTFSConfig`).
@@ -60,28 +60,18 @@ class JTFSLoss(nn.Module):
         """Per-path distances, ``(n_paths,)`` in path index order."""
         x, x_target = check_signals(x, x_target, self.config.shape, self.jtfs.psi_fr)
         u1_x = self.jtfs.first_order_all(x)
-        u1_y = self.jtfs.first_order_all(x_target)
-        res = [k for k, _ in u1_x]
-        tensors = [t for _, t in u1_x] + [t for _, t in u1_y]
-
-        def psi2_distances(n2: int, *spectra: Tensor) -> Tensor:
-            half = len(spectra) // 2
-            paths_x = self.jtfs.psi2_paths(list(zip(res, spectra[:half], strict=True)), n2)
-            paths_y = self.jtfs.psi2_paths(list(zip(res, spectra[half:], strict=True)), n2)
-            return torch.stack(
-                [
-                    path_distance(s_x, s_y, self.p, self.use_rho_log1p, self.log1p_eps)
-                    for (_, s_x), (_, s_y) in zip(paths_x, paths_y, strict=True)
-                ]
-            )
-
+        with torch.set_grad_enabled(torch.is_grad_enabled() and x_target.requires_grad):
+            u1_y = self.jtfs.first_order_all(x_target)
         out = []
         for n2 in self.jtfs.paths_by_psi2:
-            if torch.is_grad_enabled():
-                out.append(checkpoint(psi2_distances, n2, *tensors, use_reentrant=False))
-            else:
-                out.append(psi2_distances(n2, *tensors))
-        return torch.cat(out)
+            paths_x = self.jtfs.psi2_paths(u1_x, n2)
+            with torch.set_grad_enabled(torch.is_grad_enabled() and x_target.requires_grad):
+                paths_y = self.jtfs.psi2_paths(u1_y, n2)
+            out += [
+                path_distance(s_x, s_y, self.p, self.use_rho_log1p, self.log1p_eps)
+                for (_, s_x), (_, s_y) in zip(paths_x, paths_y, strict=True)
+            ]
+        return torch.stack(out)
 
     def forward(self, x: Tensor, x_target: Tensor) -> Tensor:
         """Mean over all paths of the per-path distance (a scalar)."""
