@@ -20,7 +20,7 @@ from __future__ import annotations
 import ctypes
 import numbers
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -100,7 +100,6 @@ class JTFS(nn.Module):
         self.n_paths = len(self.paths)
         self.n_psi1 = len(bank.psi1)
         self.j1 = [f.j for f in bank.psi1]
-        self.fr_chunk = 8
         self.paths_by_psi2: dict[int, list[Path]] = {}
         for p in self.paths:
             self.paths_by_psi2.setdefault(p.n2, []).append(p)
@@ -215,36 +214,46 @@ class JTFS(nn.Module):
             seen += take
         return torch.cat(rows, dim=1)
 
-    def joint(self, y2: Tensor, paths: Sequence[Path]) -> Tensor:
-        """Frequential filtering, modulus and averaging of ``Y2`` for paths sharing ψ2 and
-        frequential subsampling.
+    def joint(self, y2: Tensor, path: Path) -> Tensor:
+        """Frequential filtering, modulus and averaging of ``Y2`` along one path.
 
-        ``y2``: ``(batch, n1_max, time)``. Returns ``(batch, len(paths), n_freq, n_time)``. As
-        in the reference implementation, coefficients span the whole padded grid.
+        ``y2``: ``(batch, n1_max, time)``. Returns ``(batch, n_freq, n_time)``. As in the
+        reference implementation, coefficients span the whole padded grid.
         """
-        path = paths[0]
-        idx = [p.n_fr for p in paths]
-        mats = torch.view_as_complex(self.psi_fr[idx, : y2.shape[1], :: 2**path.log2_fr])
+        mats = torch.view_as_complex(self.psi_fr[[path.n_fr], : y2.shape[1], :: 2**path.log2_fr])
+        rows = None
+        if path.spin != 0:
+            # Rows beyond the frequential filter's reach are ~0 and are averaged over in
+            # frequency next: skip them (a several-fold saving for narrow filters).
+            rows = self.active_rows(mats)
+            mats = mats[..., rows]
         if self.global_t:
             avg = y2.real.new_full((y2.shape[-1], 1), 1.0 / y2.shape[-1])
+            s = scatter_modulus_average(y2, mats, avg)
         elif path.log2_t in self.time_matrix:
-            avg = getattr(self, self.time_matrix[path.log2_t])
+            s = scatter_modulus_average(y2, mats, getattr(self, self.time_matrix[path.log2_t]))
         else:  # averaging matrix too large: filter by FFT instead
             u2 = (mats.transpose(-1, -2) @ y2.unsqueeze(1)).abs()
             phi = getattr(self, f"phi_t_{path.log2_t}")
             s = lowpass(u2, phi, self.bank.log2_T - path.log2_t)
-            return torch.stack([self.average_frequency(s[:, i], p) for i, p in enumerate(paths)], 1)
-        s = scatter_modulus_average(y2, mats, avg)
-        return torch.stack([self.average_frequency(s[:, i], p) for i, p in enumerate(paths)], 1)
+        return self.average_frequency(s[:, 0], path, rows)
 
-    def average_frequency(self, s: Tensor, path: Path) -> Tensor:
+    @staticmethod
+    def active_rows(mats: Tensor, tol: float = 1e-7) -> Tensor:
+        """Output rows of frequential filter matrices ``(filters, n1, rows)`` that any input
+        row reaches with a weight above ``tol`` times the largest weight."""
+        reach = mats.abs().amax(dim=(0, 1))
+        return torch.nonzero(reach > tol * reach.max()).squeeze(1)
+
+    def average_frequency(self, s: Tensor, path: Path, rows: Tensor | None = None) -> Tensor:
         """Frequential averaging ``(..., n_rows, time)`` unless the path's frequential filter
-        is the low-pass (spin 0)."""
+        is the low-pass (spin 0). ``rows``: which rows ``s`` holds (None: all)."""
         if path.spin == 0:
             return s
+        avg_f = getattr(self, f"avg_f_{path.log2_fr}")
         if self.global_f:
-            return s.mean(dim=-2, keepdim=True)
-        return getattr(self, f"avg_f_{path.log2_fr}") @ s
+            return s.sum(dim=-2, keepdim=True) / avg_f.shape[-1]
+        return (avg_f if rows is None else avg_f[:, rows]) @ s
 
     # -- public API ---------------------------------------------------------------------
 
@@ -267,7 +276,7 @@ class JTFS(nn.Module):
         path = self.paths[path_idx]
         u1 = self.first_order(self.pad(x), path.n1_max)
         y2 = self.second_order(u1, path)
-        return self.joint(y2, [path])[:, 0]
+        return self.joint(y2, path)
 
     def first_order_all(self, x: Tensor) -> list[tuple[int, Tensor]]:
         """First order for every row any path needs (see :meth:`first_order`)."""
@@ -276,21 +285,12 @@ class JTFS(nn.Module):
     def psi2_paths(self, u1: list[tuple[int, Tensor]], n2: int) -> list[tuple[int, Tensor]]:
         """``(path_idx, coefficients)`` of every path of ψ2 ``n2``, from the first order ``u1``.
 
-        ``Y2`` is computed once; frequential filters sharing a subsampling are applied
-        ``fr_chunk`` at a time to bound memory.
+        ``Y2`` is computed once for all of them. Each path then runs exactly as alone (its own
+        active rows), so the shared and the single-path computations agree bit for bit.
         """
         group = self.paths_by_psi2[n2]
         y2 = self.second_order(u1, group[0])
-        out = []
-        by_res: dict[int, list[Path]] = {}
-        for p in group:
-            by_res.setdefault(p.log2_fr, []).append(p)
-        for same_res in by_res.values():
-            for i in range(0, len(same_res), self.fr_chunk):
-                chunk = same_res[i : i + self.fr_chunk]
-                coeffs = self.joint(y2, chunk)
-                out += [(p.idx, coeffs[:, c]) for c, p in enumerate(chunk)]
-        return sorted(out, key=lambda item: item[0])
+        return [(p.idx, self.joint(y2, p)) for p in group]
 
     def all_paths(self, x: Tensor) -> Iterator[tuple[int, Tensor]]:
         """Yield ``(path_idx, coefficients)`` for every path in index order, sharing work:
