@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path as FilePath
 
 import torch
 from torch import Tensor, nn
 
+from scrapl import warmup
 from scrapl.config import Averaging, JTFSConfig
 from scrapl.distance import path_distance
 from scrapl.jtfs import JTFS
@@ -305,16 +306,20 @@ class SCRAPLLoss(nn.Module):
 
     # -- θ-IS warmup (scrapl.warmup) ---------------------------------------------------------
 
-    def check_is_deterministic(self, theta_fn, theta_fn_kwargs, synth_fn, synth_fn_kwargs=None):
+    def check_is_deterministic(
+        self,
+        theta_fn: Callable[..., Tensor],
+        theta_fn_kwargs: dict,
+        synth_fn: Callable[..., Tensor],
+        synth_fn_kwargs: dict | None = None,
+    ) -> bool:
         """True if encoder and synth give identical outputs twice (warns naming the culprit)."""
-        from scrapl import warmup
-
         return warmup.check_is_deterministic(theta_fn, theta_fn_kwargs, synth_fn, synth_fn_kwargs)
 
     def warmup_lc_hvp(
         self,
-        theta_fn,
-        synth_fn,
+        theta_fn: Callable[..., Tensor],
+        synth_fn: Callable[..., Tensor],
         theta_fn_kwargs: list[dict],
         params: Iterable[Tensor],
         synth_fn_kwargs: list[dict] | None = None,
@@ -326,8 +331,6 @@ class SCRAPLLoss(nn.Module):
         target_key: str = "x",
     ) -> Tensor | None:
         """θ-IS warmup: per-(path, θ) curvature, then π; see :func:`scrapl.warmup.warmup_lc_hvp`."""
-        from scrapl import warmup
-
         return warmup.warmup_lc_hvp(
             self,
             theta_fn,
@@ -343,8 +346,6 @@ class SCRAPLLoss(nn.Module):
             target_key=target_key,
         )
 
-    def load_probs_from_warmup_dir(self, save_dir):
+    def load_probs_from_warmup_dir(self, save_dir: str | FilePath) -> Tensor:
         """Set π from a warmup directory; see :func:`scrapl.warmup.load_probs_from_warmup_dir`."""
-        from scrapl import warmup
-
         return warmup.load_probs_from_warmup_dir(self, save_dir)
