@@ -7,15 +7,13 @@ This is the expensive baseline that SCRAPL approximates without bias: the mean o
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from scrapl.config import Averaging, JTFSConfig
-from scrapl.distance import path_distance
-from scrapl.jtfs import JTFS
-from scrapl.validation import check_bool, check_positive, check_signals
+from scrapl.config import Averaging
+from scrapl.path_loss import PathLoss
 
 
-class JTFSLoss(nn.Module):
+class JTFSLoss(PathLoss):
     """Distance between the full JTFS of two signals (Andén, Lostanlen & Mallat, IEEE TSP 2019).
 
     ``loss = mean_p mean_batch ‖ρ(S_p x) − ρ(S_p x_target)‖_p`` over every second-order path
@@ -48,17 +46,11 @@ class JTFSLoss(nn.Module):
         use_rho_log1p: bool = False,
         log1p_eps: float = 1e-3,
     ) -> None:
-        super().__init__()
-        self.config = JTFSConfig(shape=shape, J=J, Q1=Q1, Q2=Q2, J_fr=J_fr, Q_fr=Q_fr, T=T, F=F)
-        self.p = check_positive("p", p)
-        self.use_rho_log1p = check_bool("use_rho_log1p", use_rho_log1p)
-        self.log1p_eps = check_positive("log1p_eps", log1p_eps)
-        self.jtfs = JTFS(self.config)
-        self.n_paths = self.jtfs.n_paths
+        super().__init__(shape, J, Q1, Q2, J_fr, Q_fr, T, F, p, use_rho_log1p, log1p_eps)
 
     def path_losses(self, x: Tensor, x_target: Tensor) -> Tensor:
         """Per-path distances, ``(n_paths,)`` in path index order."""
-        x, x_target = check_signals(x, x_target, self.config.shape, self.jtfs.psi_fr)
+        x, x_target = self.check_inputs(x, x_target)
         u1_x = self.jtfs.first_order_all(x)
         with torch.set_grad_enabled(torch.is_grad_enabled() and x_target.requires_grad):
             u1_y = self.jtfs.first_order_all(x_target)
@@ -68,8 +60,7 @@ class JTFSLoss(nn.Module):
             with torch.set_grad_enabled(torch.is_grad_enabled() and x_target.requires_grad):
                 paths_y = self.jtfs.psi2_paths(u1_y, n2)
             out += [
-                path_distance(s_x, s_y, self.p, self.use_rho_log1p, self.log1p_eps)
-                for (_, s_x), (_, s_y) in zip(paths_x, paths_y, strict=True)
+                self.distance(s_x, s_y) for (_, s_x), (_, s_y) in zip(paths_x, paths_y, strict=True)
             ]
         return torch.stack(out)
 

@@ -23,17 +23,16 @@ import torch
 from torch import Tensor, nn
 
 from scrapl import warmup
-from scrapl.config import Averaging, JTFSConfig
-from scrapl.distance import path_distance
-from scrapl.jtfs import JTFS
+from scrapl.config import Averaging
+from scrapl.path_loss import PathLoss
 from scrapl.pathwise import PathwiseGradientTransform
 from scrapl.sampler import PathSampler
-from scrapl.validation import check_bool, check_float, check_int, check_positive, check_signals
+from scrapl.validation import check_bool, check_float, check_int, check_positive
 
 log = logging.getLogger(__name__)
 
 
-class SCRAPLLoss(nn.Module):
+class SCRAPLLoss(PathLoss):
     """Stochastic single-path JTFS loss with P-Adam, P-SAGA and importance sampling.
 
     Args:
@@ -83,23 +82,19 @@ class SCRAPLLoss(nn.Module):
         pathwise_dtype: torch.dtype | None = None,
         pathwise_offload: bool = False,
     ) -> None:
-        super().__init__()
-        self.config = JTFSConfig(shape=shape, J=J, Q1=Q1, Q2=Q2, J_fr=J_fr, Q_fr=Q_fr, T=T, F=F)
-        self.p = check_positive("p", p)
-        self.use_rho_log1p = check_bool("use_rho_log1p", use_rho_log1p)
-        self.log1p_eps = check_positive("log1p_eps", log1p_eps)
-        self.n_theta = check_int("n_theta", n_theta, 1)
+        # Cheap checks of the SCRAPL arguments first: designing the filters takes seconds.
+        n_theta = check_int("n_theta", n_theta, 1)
         check_bool("use_p_adam", use_p_adam)
         check_positive("grad_mult", grad_mult)
-        if use_p_adam and not use_rho_log1p and grad_mult <= 1:
+        if use_p_adam and use_rho_log1p is False and grad_mult <= 1:
             raise ValueError(
                 "grad_mult must be > 1 when use_p_adam=True and use_rho_log1p=False (JTFS "
                 f"gradients are tiny and their squares underflow in float32), got {grad_mult}"
             )
         if not isinstance(adam_betas, (tuple, list)) or len(adam_betas) != 2:
             raise TypeError(f"adam_betas must be a pair (beta1, beta2), got {adam_betas!r}")
-        self.jtfs = JTFS(self.config)
-        self.n_paths = self.jtfs.n_paths
+        super().__init__(shape, J, Q1, Q2, J_fr, Q_fr, T, F, p, use_rho_log1p, log1p_eps)
+        self.n_theta = n_theta
         self.sampler = PathSampler(self.n_paths, sample_all_paths_first, min_prob_frac, seed)
         self.pathwise = PathwiseGradientTransform(
             self.n_paths,
@@ -173,7 +168,7 @@ class SCRAPLLoss(nn.Module):
             seed: sample the path from a generator seeded with ``seed`` (same seed, same path;
                 the sampler's own generator is left untouched).
         """
-        x, x_target = check_signals(x, x_target, self.config.shape, self.jtfs.psi_fr)
+        x, x_target = self.check_inputs(x, x_target)
         if path_idx is None:
             path_idx = self.sampler.sample(seed=seed)
         else:
@@ -188,7 +183,7 @@ class SCRAPLLoss(nn.Module):
         s_x = self.jtfs(x, path_idx)
         with torch.set_grad_enabled(torch.is_grad_enabled() and x_target.requires_grad):
             s_target = self.jtfs(x_target, path_idx)
-        return path_distance(s_x, s_target, self.p, self.use_rho_log1p, self.log1p_eps)
+        return self.distance(s_x, s_target)
 
     # -- P-Adam / P-SAGA ------------------------------------------------------------------
 
