@@ -455,3 +455,50 @@ def test_seed_example_reproduces_printed_numbers(tmp_path):
     assert float(m.group(1)) == pytest.approx(SEED_PROBS[0], rel=0.02)
     assert float(m.group(2)) == pytest.approx(SEED_PROBS[1], rel=0.02)
     assert f"Saving warmup SCRAPL sampling probabilities to {save_dir}/probs.pt" in text
+
+
+WORKER = """
+import sys
+import torch
+from torch import nn
+from scrapl import SCRAPLLoss
+
+save_dir, start, end = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+torch.manual_seed(0)
+n = 1024
+encoder = nn.Sequential(nn.Linear(n, 3), nn.Tanh(), nn.Linear(3, 2), nn.Sigmoid())
+synth = nn.Sequential(nn.Linear(2, n), nn.Tanh())
+batches = [{"x": torch.rand(2, 1, n)}]
+loss = SCRAPLLoss(shape=n, J=4, Q1=2, Q2=1, J_fr=2, Q_fr=1, n_theta=2)
+loss.warmup_lc_hvp(
+    theta_fn=lambda x: encoder(x.squeeze(1)),
+    synth_fn=lambda theta: synth(theta).unsqueeze(1),
+    theta_fn_kwargs=batches,
+    params=list(encoder.parameters()),
+    start_path_idx=start,
+    end_path_idx=end,
+    save_dir=save_dir,
+    n_iter=4,
+)
+"""
+
+
+def test_warmup_split_across_two_processes_equals_one_go(tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    n_paths = make_loss().n_paths
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def start(save_dir, lo, hi):
+        args = [sys.executable, str(script), str(save_dir), str(lo), str(hi)]
+        return subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True)
+
+    # Two processes share one directory concurrently, each with its own path range.
+    workers = [start(tmp_path / "split", 0, 4), start(tmp_path / "split", 4, n_paths)]
+    workers.append(start(tmp_path / "one", 0, n_paths))
+    for w in workers:
+        _, err = w.communicate(timeout=300)
+        assert w.returncode == 0, err
+    merged = make_loss().load_probs_from_warmup_dir(tmp_path / "split")
+    one_go = torch.load(tmp_path / "one" / "probs.pt", weights_only=True)
+    torch.testing.assert_close(merged, one_go, rtol=0, atol=1e-6)
