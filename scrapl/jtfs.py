@@ -1,7 +1,8 @@
 """Joint time–frequency scattering in torch: one path at a time, or all paths sharing work.
 
 Signals are ``(batch, N)`` real tensors (the loss folds channels into the batch). The
-computation of path ``(n2, n_fr)`` (Andén, Lostanlen & Mallat, IEEE TSP 2019):
+computation of path ``(n2, n_fr)`` (Andén, Lostanlen & Mallat, IEEE TSP 2019), with the
+conventions of the reference implementation (kymatio's JTFS):
 
 1. reflect-pad to ``n_padded`` samples; first order ``U1(λ1, t) = |x ∗ ψλ1|`` for the rows
    ``λ1`` finer than ψ2, each subsampled by ``2**min(j1, log2_T)``;
@@ -9,10 +10,13 @@ computation of path ``(n2, n_fr)`` (Andén, Lostanlen & Mallat, IEEE TSP 2019):
 3. zero-pad ``Y2`` along λ1 to ``n_fr_padded`` rows and filter with ψfr (or the frequential
    low-pass) along λ1, subsampled by ``2**min(j_fr, log2_F)``; modulus;
 4. average in time with φT and, unless the frequential filter was the low-pass, in
-   frequency with φF; crop the padding.
+   frequency with φF. Coefficients cover the whole padded grid (nothing is cropped).
 
-All filtering is by FFT; filters are buffers, so ``.to(device)`` and ``.double()`` move
-and cast them. Output of a path: ``(batch, n_freq, n_time)`` real coefficients.
+Temporal wavelets are applied in the Fourier domain, on the few bins where they are not
+negligible (:class:`scrapl.filters.BandPlan`); the short frequential axis and the heavily
+decimated averaging use matrix products (:mod:`scrapl.frequential`). Filters are buffers,
+so ``.to(device)`` and ``.double()`` move and cast them. Output of a path:
+``(batch, n_freq, n_time)`` real coefficients.
 """
 
 from __future__ import annotations
