@@ -16,7 +16,6 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from scrapl.distance import path_distance
 from scrapl.warmup_args import forward_batch
 
 if TYPE_CHECKING:
@@ -89,7 +88,7 @@ def path_eigenvalues(
     s_hat = loss.jtfs(x_hat, path_idx)
     with torch.no_grad():
         s_target = loss.jtfs(target, path_idx)
-    loss_p = path_distance(s_hat, s_target, loss.p, loss.use_rho_log1p, loss.log1p_eps)
+    loss_p = loss.distance(s_hat, s_target)
     (s,) = torch.autograd.grad(loss_p, theta, create_graph=True)
     # g_u = Σ_b s_{b,u}(w) ∇_w θ_{b,u}(w), kept differentiable in w (through s and θ).
     grads: list[list[Tensor | None]] = []
