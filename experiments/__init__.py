@@ -1,0 +1,1 @@
+"""Sound-matching experiment suite for SCRAPL (Mitcheltree et al., ICLR 2026)."""

@@ -1,0 +1,1 @@
+"""Differentiable synths of the sound-matching experiments: theta -> controls -> audio."""
