@@ -53,15 +53,15 @@ DDSP split: :meth:`ChirpletSynth.controls` maps :math:`\\theta \\in [0,1]^2` to 
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import torch
 from torch import Tensor
 
-__all__ = ["ChirpletSynth", "chirplet", "draw_shift", "log_scale", "window_sigma"]
+from experiments.synths.common import SeedLike, check_theta, example_generators, expm1_over_x
+from scrapl.validation import check_int, check_positive
 
-_SEED_MAX = 2**63  # seeds live in int64 tensors
+__all__ = ["ChirpletSynth", "chirplet", "draw_shift", "log_scale", "window_sigma"]
 
 
 def log_scale(theta: Tensor, lo: float, hi: float) -> Tensor:
@@ -88,14 +88,6 @@ def window_sigma(
     gamma_floor = bw_octaves / max_duration
     duration = bw_octaves / fm_oct_per_s.abs().clamp(min=gamma_floor)
     return duration / (2.0 * math.sqrt(2.0 * math.log(1.0 / sigma0)))
-
-
-def _expm1_over_x(u: Tensor) -> Tensor:
-    """``(exp(u) - 1) / u`` with the limit 1 at ``u = 0``, NaN-free values and gradients."""
-    small = u.abs() < 1e-4
-    u_safe = torch.where(small, torch.ones_like(u), u)
-    series = 1.0 + u / 2.0 + u * u / 6.0
-    return torch.where(small, series, torch.expm1(u_safe) / u_safe)
 
 
 def chirplet(
@@ -147,80 +139,37 @@ def chirplet(
     # Phase: 2 pi f_c tau E(gamma ln2 tau). The exponent is clamped far outside the window
     # (|u| = 50 is > 70 octaves away) so that huge rates cannot overflow into inf/NaN.
     u = (gamma * math.log(2.0) * tau).clamp(-50.0, 50.0)
-    phase = (2.0 * math.pi * f_c) * tau * _expm1_over_x(u)
+    phase = (2.0 * math.pi * f_c) * tau * expm1_over_x(u)
     envelope_am = 0.5 * (1.0 + torch.cos((2.0 * math.pi) * am * tau))
     sigma = window_sigma(gamma, bw_octaves, sigma0, max_duration)
     window = torch.exp(-0.5 * (tau / sigma) ** 2)
     return window * envelope_am * torch.cos(phase)
 
 
-def _check_seed_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if not 0 <= int(value) < _SEED_MAX:
-        raise ValueError(f"{name} must be in [0, 2**63), got {value}")
-    return int(value)
-
-
-def seeds_for_batch(seed: Tensor | int, batch: int) -> list[int]:
-    """One non-negative integer seed per example.
-
-    An int ``s`` expands to ``s, s + 1, ..., s + batch - 1`` so that example ``i`` of a batch
-    rendered with ``seed=s`` equals a single-example render with ``seed=s + i``; a tensor must
-    be an integer ``(batch,)`` tensor (one seed per example).
-    """
-    if isinstance(seed, Tensor):
-        if seed.dtype.is_floating_point or seed.dtype.is_complex or seed.dtype == torch.bool:
-            raise TypeError(f"seed must be an integer tensor (int64), got dtype {seed.dtype}")
-        if seed.shape != (batch,):
-            raise ValueError(
-                f"seed must have shape ({batch},) (one per example), got {tuple(seed.shape)}"
-            )
-        values = [int(v) for v in seed.tolist()]
-        for v in values:
-            _check_seed_int(v, "seed")
-        return values
-    start = _check_seed_int(seed, "seed")
-    if start + batch > _SEED_MAX:
-        raise ValueError(f"seed + batch must be < 2**63, got seed={start}, batch={batch}")
-    return [start + i for i in range(batch)]
-
-
-def draw_shift(seed: Tensor | int, batch: int, max_shift: int) -> Tensor:
+def draw_shift(seed: SeedLike, batch: int, max_shift: int) -> Tensor:
     """Draws the integer time shifts delta ~ U{-max_shift, ..., max_shift} (samples).
 
-    Each example has its own ``torch.Generator`` seeded with its seed (see
-    :func:`seeds_for_batch`); the global RNG is never touched.
+    Each example has its own ``torch.Generator`` (see
+    :func:`~experiments.synths.common.example_generators`: an int ``s`` gives example ``i``
+    the seed ``s + i``, a ``(batch,)`` integer tensor or a sequence of ints gives it
+    ``seed[i]``); the global RNG is never touched.
 
     Returns:
         ``(batch,)`` int64 CPU tensor of shifts in samples.
     """
-    if isinstance(batch, bool) or not isinstance(batch, numbers.Integral) or batch < 1:
-        raise ValueError(f"batch must be a positive int, got {batch!r}")
-    if isinstance(max_shift, bool) or not isinstance(max_shift, numbers.Integral):
-        raise TypeError(f"max_shift must be an int, got {type(max_shift).__name__}")
-    if max_shift < 0:
-        raise ValueError(f"max_shift must be >= 0, got {max_shift}")
-    shifts = torch.empty(batch, dtype=torch.int64)
-    for i, s in enumerate(seeds_for_batch(seed, int(batch))):
-        gen = torch.Generator().manual_seed(s)
+    max_shift = check_int("max_shift", max_shift, 0)
+    gens = example_generators(seed, batch)
+    shifts = torch.empty(len(gens), dtype=torch.int64)
+    for i, gen in enumerate(gens):
         shifts[i] = torch.randint(-max_shift, max_shift + 1, (1,), generator=gen)[0]
     return shifts
-
-
-def _positive_number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not math.isfinite(float(value)) or value <= 0:
-        raise ValueError(f"{name} must be finite and > 0, got {value}")
-    return float(value)
 
 
 def _range(value: Any, name: str) -> tuple[float, float]:
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise TypeError(f"{name} must be a (min, max) pair, got {value!r}")
-    lo = _positive_number(value[0], f"{name}[0]")
-    hi = _positive_number(value[1], f"{name}[1]")
+    lo = check_positive(f"{name}[0]", value[0])
+    hi = check_positive(f"{name}[1]", value[1])
     if not lo < hi:
         raise ValueError(f"{name} must satisfy 0 < min < max, got {value!r}")
     return lo, hi
@@ -263,14 +212,10 @@ class ChirpletSynth(torch.nn.Module):
         sigma0: float = 0.1,
     ) -> None:
         super().__init__()
-        self.sr = _positive_number(sr, "sr")
-        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral):
-            raise TypeError(f"n_samples must be an int, got {type(n_samples).__name__}")
-        if n_samples < 2:
-            raise ValueError(f"n_samples must be >= 2, got {n_samples}")
-        self.n_samples = int(n_samples)
-        self.f_c = _positive_number(f_c, "f_c")
-        self.bw_octaves = _positive_number(bw_octaves, "bw_octaves")
+        self.sr = check_positive("sr", sr)
+        self.n_samples = check_int("n_samples", n_samples, 2)
+        self.f_c = check_positive("f_c", f_c)
+        self.bw_octaves = check_positive("bw_octaves", bw_octaves)
         if self.f_c * 2.0 ** (self.bw_octaves / 2.0) >= self.sr / 2.0:
             raise ValueError(
                 f"f_c * 2 ** (bw_octaves / 2) must be below Nyquist (sr / 2 = {self.sr / 2}), "
@@ -278,12 +223,10 @@ class ChirpletSynth(torch.nn.Module):
             )
         self.am_range = _range(am_range, "am_range")
         self.fm_range = _range(fm_range, "fm_range")
-        if isinstance(max_shift, bool) or not isinstance(max_shift, numbers.Integral):
-            raise TypeError(f"max_shift must be an int, got {type(max_shift).__name__}")
-        if not 0 <= max_shift < n_samples / 2:
+        self.max_shift = check_int("max_shift", max_shift, 0)
+        if not self.max_shift < self.n_samples / 2:
             raise ValueError(f"max_shift must be in [0, n_samples / 2), got {max_shift}")
-        self.max_shift = int(max_shift)
-        sigma0 = _positive_number(sigma0, "sigma0")
+        sigma0 = check_positive("sigma0", sigma0)
         if not sigma0 < 1.0:
             raise ValueError(f"sigma0 must be in (0, 1), got {sigma0}")
         self.sigma0 = sigma0
@@ -300,43 +243,25 @@ class ChirpletSynth(torch.nn.Module):
             f"fm_range={self.fm_range}, max_shift={self.max_shift}, sigma0={self.sigma0:g}"
         )
 
-    @staticmethod
-    def _check_theta(theta: Any) -> Tensor:
-        if not isinstance(theta, Tensor):
-            raise TypeError(f"theta must be a torch.Tensor, got {type(theta).__name__}")
-        if not theta.dtype.is_floating_point:
-            raise TypeError(f"theta must be a floating-point tensor, got dtype {theta.dtype}")
-        if theta.ndim != 2 or theta.shape[1] != 2 or theta.shape[0] < 1:
-            raise ValueError(f"theta must have shape (batch, 2), got {tuple(theta.shape)}")
-        with torch.no_grad():
-            if not bool(torch.isfinite(theta).all()):
-                raise ValueError("theta must be finite")
-            if bool((theta < 0).any()) or bool((theta > 1).any()):
-                raise ValueError(
-                    f"theta must lie in [0, 1], got min {theta.min().item():.4g}, "
-                    f"max {theta.max().item():.4g}"
-                )
-        return theta
-
     def controls(self, theta: Tensor) -> dict[str, Tensor]:
         """Maps ``theta`` ``(batch, 2)`` in [0, 1] to physical controls (log scale).
 
         Returns:
             ``{"am_hz": (batch,) Hz, "fm_oct_per_s": (batch,) octaves/s}``.
         """
-        theta = self._check_theta(theta)
+        check_theta(theta, 2)
         return {
             "am_hz": log_scale(theta[:, 0], *self.am_range),
             "fm_oct_per_s": log_scale(theta[:, 1], *self.fm_range),
         }
 
-    def forward(self, theta: Tensor, seed: Tensor | int) -> Tensor:
+    def forward(self, theta: Tensor, seed: SeedLike) -> Tensor:
         """Renders one chirplet per example.
 
         Args:
             theta: ``(batch, 2)`` in [0, 1]: ``(theta_AM, theta_FM)``.
-            seed: int (expanded to ``seed + i`` for example ``i``) or ``(batch,)`` int64
-                tensor, one seed per example; it only sets the time shift.
+            seed: int (expanded to ``seed + i`` for example ``i``), ``(batch,)`` int64
+                tensor or sequence of ints, one seed per example; it only sets the time shift.
 
         Returns:
             ``(batch, 1, n_samples)`` audio in the dtype and device of ``theta``.

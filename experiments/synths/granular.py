@@ -39,75 +39,14 @@ digital oscillator; no band-limiting is applied.
 from __future__ import annotations
 
 import math
-import numbers
-from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
+from experiments.synths.common import SeedLike, check_theta, example_generators, expm1_over_x
+from scrapl.validation import check_int, check_positive
+
 __all__ = ["GranularSynth", "granular", "draw_grains", "SeedLike"]
-
-SeedLike = int | Tensor | Sequence[int] | torch.Generator | Sequence[torch.Generator]
-
-# Below this |gamma * ln2 * t| the series of expm1(x) / x is used (error ~ x^3 / 24 < 1e-13).
-_SMALL_X = 1e-4
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if not _is_int(value):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_float(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
-
-
-def _generators(seed: SeedLike, batch: int) -> list[torch.Generator]:
-    """One CPU generator per example from ``seed`` (see :func:`draw_grains`)."""
-    if isinstance(seed, torch.Generator):
-        return [seed] * batch
-    if _is_int(seed):
-        return [torch.Generator().manual_seed(int(seed)) for _ in range(batch)]
-    if isinstance(seed, Tensor):
-        if seed.is_floating_point() or seed.is_complex() or seed.dtype == torch.bool:
-            raise TypeError(f"seed tensor must have an integer dtype, got {seed.dtype}")
-        if seed.ndim == 0:
-            return _generators(int(seed.item()), batch)
-        if seed.ndim != 1 or seed.shape[0] != batch:
-            raise ValueError(
-                f"seed tensor must have shape () or (batch,) = ({batch},), got {tuple(seed.shape)}"
-            )
-        return [torch.Generator().manual_seed(int(s)) for s in seed.tolist()]
-    if isinstance(seed, Sequence) and not isinstance(seed, (str, bytes)):
-        if len(seed) != batch:
-            raise ValueError(f"seed sequence must have length batch = {batch}, got {len(seed)}")
-        gens = []
-        for s in seed:
-            if isinstance(s, torch.Generator):
-                gens.append(s)
-            elif _is_int(s):
-                gens.append(torch.Generator().manual_seed(int(s)))
-            else:
-                raise TypeError(
-                    f"seed entries must be ints or torch.Generator, got {type(s).__name__}"
-                )
-        return gens
-    raise TypeError(
-        "seed must be an int, an integer tensor of shape () or (batch,), a sequence of ints, "
-        f"or torch.Generator(s); got {type(seed).__name__}"
-    )
 
 
 def draw_grains(
@@ -125,12 +64,11 @@ def draw_grains(
     """Draw the random grain parameters of a batch from an explicit seed.
 
     Args:
-        seed: the randomness, one stream per example. An ``int`` (or 0-d integer tensor)
-            seeds every example identically; a ``(batch,)`` integer tensor or a sequence of
-            ``batch`` ints gives example ``i`` the seed ``seed[i]`` (so example ``i`` equals a
-            single-example draw with ``seed[i]``); a ``torch.Generator`` is consumed
-            sequentially for the examples; a sequence of generators gives one per example.
-            The global RNG is never used.
+        seed: the randomness, one stream per example (see
+            :func:`~experiments.synths.common.example_generators`): an ``int`` ``s`` gives
+            example ``i`` the seed ``s + i``; a ``(batch,)`` integer tensor or a sequence of
+            ``batch`` ints gives example ``i`` the seed ``seed[i]``. Either way example ``i``
+            equals a single-example draw with its own seed. The global RNG is never used.
         batch: number of examples.
         n_grains: grains per example.
         f0_min, f0_max: start-pitch range in Hz; pitches are log-uniform in it.
@@ -143,17 +81,16 @@ def draw_grains(
         ``f0``: ``(batch, n_grains)`` start pitches in Hz (``dtype``);
         ``onsets``: ``(batch, n_grains)`` int64 onsets in samples.
     """
-    batch = _check_int("batch", batch, 1)
-    n_grains = _check_int("n_grains", n_grains, 1)
-    n_samples = _check_int("n_samples", n_samples, 1)
-    grain_len = _check_int("grain_len", grain_len, 1)
+    n_grains = check_int("n_grains", n_grains, 1)
+    n_samples = check_int("n_samples", n_samples, 1)
+    grain_len = check_int("grain_len", grain_len, 1)
     if grain_len > n_samples:
         raise ValueError(f"grain_len ({grain_len}) must be <= n_samples ({n_samples})")
-    f0_min = _check_float("f0_min", f0_min)
-    f0_max = _check_float("f0_max", f0_max)
-    if not 0.0 < f0_min <= f0_max:
+    f0_min = check_positive("f0_min", f0_min)
+    f0_max = check_positive("f0_max", f0_max)
+    if not f0_min <= f0_max:
         raise ValueError(f"need 0 < f0_min <= f0_max, got f0_min={f0_min}, f0_max={f0_max}")
-    gens = _generators(seed, batch)
+    gens = example_generators(seed, batch)
     log_ratio = math.log(f0_max / f0_min)
     f0s, onsets = [], []
     for gen in gens:
@@ -163,14 +100,6 @@ def draw_grains(
     f0 = torch.stack(f0s).to(device=device, dtype=dtype)
     onset = torch.stack(onsets).to(device=device)
     return f0, onset
-
-
-def _expm1_ratio(x: Tensor) -> Tensor:
-    """``expm1(x) / x`` with the removable singularity at 0 handled (finite values and grads)."""
-    small = x.abs() < _SMALL_X
-    safe_x = torch.where(small, torch.ones_like(x), x)
-    series = 1.0 + x / 2.0 + x * x / 6.0
-    return torch.where(small, series, torch.expm1(safe_x) / safe_x)
 
 
 def granular(
@@ -243,7 +172,7 @@ def granular(
     # with x = gamma ln2 t.
     t = torch.arange(grain_len, device=device, dtype=dtype) / sr  # (L,) seconds
     x = slope_oct_per_s.to(dtype)[:, None] * math.log(2.0) * t  # (batch, L)
-    warped_t = t * _expm1_ratio(x)  # (batch, L): integral of 2^(gamma tau) dtau over [0, t]
+    warped_t = t * expm1_over_x(x)  # (batch, L): integral of 2^(gamma tau) dtau over [0, t]
     phase = 2.0 * math.pi * f0.to(device=device, dtype=dtype)[:, :, None] * warped_t[:, None, :]
     grains = (amp[:, :, None] * window) * torch.sin(phase)  # (batch, n_grains, L)
 
@@ -283,26 +212,22 @@ class GranularSynth(torch.nn.Module):
         density_sharpness: float = 1.0,
     ) -> None:
         super().__init__()
-        self.sr = _check_int("sr", sr, 1)
-        self.n_samples = _check_int("n_samples", n_samples, 1)
-        self.n_grains = _check_int("n_grains", n_grains, 1)
-        self.grain_len = _check_int("grain_len", grain_len, 1)
+        self.sr = check_int("sr", sr, 1)
+        self.n_samples = check_int("n_samples", n_samples, 1)
+        self.n_grains = check_int("n_grains", n_grains, 1)
+        self.grain_len = check_int("grain_len", grain_len, 1)
         if self.grain_len > self.n_samples:
             raise ValueError(f"grain_len ({grain_len}) must be <= n_samples ({n_samples})")
-        self.f0_min = _check_float("f0_min", f0_min)
-        self.f0_max = _check_float("f0_max", f0_max)
-        if self.f0_min <= 0.0:
-            raise ValueError(f"f0_min must be > 0 Hz, got {f0_min}")
+        self.f0_min = check_positive("f0_min", f0_min)
+        self.f0_max = check_positive("f0_max", f0_max)
         if self.f0_max < self.f0_min:
             raise ValueError(f"f0_max ({f0_max}) must be >= f0_min ({f0_min})")
         if self.f0_max > self.sr / 2:
             raise ValueError(f"f0_max ({f0_max}) must be <= sr / 2 = {self.sr / 2} Hz")
-        self.slope_cap = _check_float("slope_cap", slope_cap)
-        if not 0.0 < self.slope_cap < 1.0:
+        self.slope_cap = check_positive("slope_cap", slope_cap)
+        if not self.slope_cap < 1.0:
             raise ValueError(f"slope_cap must lie in (0, 1), got {slope_cap}")
-        self.density_sharpness = _check_float("density_sharpness", density_sharpness)
-        if self.density_sharpness <= 0.0:
-            raise ValueError(f"density_sharpness must be > 0, got {density_sharpness}")
+        self.density_sharpness = check_positive("density_sharpness", density_sharpness)
         self.register_buffer(
             "window", torch.hann_window(self.grain_len, periodic=True), persistent=False
         )
@@ -312,25 +237,6 @@ class GranularSynth(torch.nn.Module):
         """Largest absolute chirp rate in octaves per second (``tan(slope_cap * pi / 2)``)."""
         return math.tan(self.slope_cap * math.pi / 2)
 
-    @staticmethod
-    def _check_theta(theta: Tensor) -> None:
-        if not isinstance(theta, Tensor):
-            raise TypeError(f"theta must be a torch.Tensor, got {type(theta).__name__}")
-        if not theta.is_floating_point():
-            raise TypeError(f"theta must be a floating tensor, got {theta.dtype}")
-        if theta.ndim != 2 or theta.shape[1] != 2:
-            raise ValueError(f"theta must have shape (batch, 2), got {tuple(theta.shape)}")
-        if theta.shape[0] == 0:
-            raise ValueError("theta must hold at least one example (batch >= 1)")
-        with torch.no_grad():
-            if not bool(torch.isfinite(theta).all()):
-                raise ValueError("theta must be finite")
-            if bool((theta < 0).any()) or bool((theta > 1).any()):
-                raise ValueError(
-                    "theta must lie in [0, 1], got values in "
-                    f"[{float(theta.min())}, {float(theta.max())}]"
-                )
-
     def controls(self, theta: Tensor) -> dict[str, Tensor]:
         """Map ``theta`` ``(batch, 2)`` in ``[0, 1]`` to physical controls.
 
@@ -338,7 +244,7 @@ class GranularSynth(torch.nn.Module):
         ``density = theta[:, 0]`` and
         ``slope_oct_per_s = tan(slope_cap * pi / 2 * (2 * theta[:, 1] - 1))`` (octaves/s).
         """
-        self._check_theta(theta)
+        check_theta(theta, 2)
         s = 2.0 * theta[:, 1] - 1.0
         return {
             "density": theta[:, 0],
@@ -368,9 +274,9 @@ class GranularSynth(torch.nn.Module):
     def forward(self, theta: Tensor, seed: SeedLike) -> Tensor:
         """Render ``theta`` ``(batch, 2)`` into ``(batch, 1, n_samples)`` audio.
 
-        ``seed`` fixes the grains (pitches, onsets), independently of ``theta``: an int seeds
-        every example identically; a ``(batch,)`` int64 tensor gives one seed per example
-        (see :func:`draw_grains`). Differentiable with respect to ``theta``.
+        ``seed`` fixes the grains (pitches, onsets), independently of ``theta``: an int ``s``
+        gives example ``i`` the seed ``s + i``; a ``(batch,)`` int64 tensor gives one seed per
+        example (see :func:`draw_grains`). Differentiable with respect to ``theta``.
         """
         ctrl = self.controls(theta)
         f0, onsets = self.draw(seed, theta.shape[0], device=theta.device, dtype=theta.dtype)

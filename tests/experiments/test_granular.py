@@ -84,9 +84,16 @@ def test_seed_per_example_in_batch(synth):
     for i in range(3):
         single = synth(theta[i : i + 1], int(seeds[i]))
         torch.testing.assert_close(batch[i], single[0], rtol=0, atol=1e-6)
-    # An int seed gives every example the same grains.
-    same = synth(torch.tensor([[0.5, 0.3], [0.5, 0.3]]), 7)
-    assert torch.equal(same[0], same[1])
+    # An int seed s gives example i the seed s + i (so equal thetas still get distinct grains).
+    theta_same = torch.tensor([[0.5, 0.3], [0.5, 0.3]])
+    batch_int = synth(theta_same, 7)
+    for i in range(2):
+        single = synth(theta_same[i : i + 1], 7 + i)
+        torch.testing.assert_close(batch_int[i], single[0], rtol=0, atol=1e-6)
+    assert (batch_int[0] - batch_int[1]).abs().max() > 1e-3
+    f_int, o_int = synth.draw(7, 2)
+    f_seq, o_seq = synth.draw([7, 8], 2)
+    assert torch.equal(f_int, f_seq) and torch.equal(o_int, o_seq)
 
 
 def test_global_rng_untouched(synth):
