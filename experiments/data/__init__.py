@@ -1,0 +1,1 @@
+"""Datasets of the sound-matching experiments (torch-only; Lightning wrappers live elsewhere)."""
