@@ -1,0 +1,1 @@
+"""Neural-network models of the sound-matching experiments (Mitcheltree et al., ICLR 2026)."""
