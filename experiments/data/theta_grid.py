@@ -35,6 +35,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from scrapl.validation import check_int
+
 __all__ = [
     "SPLITS",
     "ThetaGrid",
@@ -47,15 +49,6 @@ SPLITS: Final[tuple[str, str, str]] = ("train", "val", "test")
 
 _FRACTION_SUM_TOL: Final[float] = 1e-6
 _FLOOR_EPS: Final[float] = 1e-9
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    """Return ``value`` if it is an ``int`` (not ``bool``) ≥ ``minimum``, else raise."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 def _check_fractions(value: object) -> tuple[float, float, float]:
@@ -90,7 +83,7 @@ def split_sizes(n: int, fractions: tuple[float, float, float]) -> tuple[int, int
     from ``fraction * n`` by less than one, and a split of fraction 0 gets no item. For the
     paper grid (1024 points, 0.6/0.2/0.2): 614.4/204.8/204.8 → 614/205/205.
     """
-    _check_int("n", n, 0)
+    check_int("n", n, 0)
     fractions = _check_fractions(fractions)
     exact = [f * n for f in fractions]
     floors = [int(math.floor(x + _FLOOR_EPS)) for x in exact]
@@ -127,10 +120,10 @@ class ThetaGrid:
     split_seed: int = 0
 
     def __post_init__(self) -> None:
-        _check_int("n_per_dim", self.n_per_dim, 1)
-        _check_int("n_dims", self.n_dims, 1)
-        _check_int("n_seeds", self.n_seeds, 1)
-        _check_int("split_seed", self.split_seed, 0)
+        check_int("n_per_dim", self.n_per_dim, 1)
+        check_int("n_dims", self.n_dims, 1)
+        check_int("n_seeds", self.n_seeds, 1)
+        check_int("split_seed", self.split_seed, 0)
         object.__setattr__(self, "fractions", _check_fractions(self.fractions))
         if 2 * self.n_examples > torch.iinfo(torch.int64).max:
             raise ValueError(

@@ -40,6 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from scrapl.validation import check_int
+
 __all__ = ["CNNEncoder", "ConvBlock", "count_parameters"]
 
 
@@ -48,14 +50,6 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 class ConvBlock(nn.Module):
@@ -120,14 +114,14 @@ class CNNEncoder(nn.Module):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
-        self.n_theta = _check_int("n_theta", n_theta, 1)
-        self.n_blocks = _check_int("n_blocks", n_blocks, 1)
-        self.channels = _check_int("channels", channels, 1)
-        self.kernel_size = _check_int("kernel_size", kernel_size, 1)
+        self.n_theta = check_int("n_theta", n_theta, 1)
+        self.n_blocks = check_int("n_blocks", n_blocks, 1)
+        self.channels = check_int("channels", channels, 1)
+        self.kernel_size = check_int("kernel_size", kernel_size, 1)
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd (same padding), got {kernel_size}")
-        self.latent_dim = _check_int("latent_dim", latent_dim, 1)
-        self.head_hidden = _check_int("head_hidden", head_hidden, 1)
+        self.latent_dim = check_int("latent_dim", latent_dim, 1)
+        self.head_hidden = check_int("head_hidden", head_hidden, 1)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
             raise TypeError(f"dropout must be a float, got {type(dropout).__name__}")
         if not 0.0 <= float(dropout) < 1.0:
