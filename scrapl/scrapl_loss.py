@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path as FilePath
 
 import torch
@@ -52,6 +52,8 @@ class SCRAPLLoss(PathLoss):
         pathwise_dtype: storage dtype of P-Adam/P-SAGA state (e.g. ``torch.bfloat16`` halves
             it); None keeps the gradients' dtype.
         pathwise_offload: keep P-Adam/P-SAGA state in CPU memory.
+        probs_path: a ``probs.pt`` file (e.g. from an earlier θ-IS warmup) to set π from at
+            construction; None starts uniform. Kept as :attr:`probs_path`.
 
     Shapes: ``x`` and ``x_target`` are ``(batch, channels, shape)`` (or ``(batch, shape)``);
     channels are folded into the batch. ``forward`` returns a scalar.
@@ -81,6 +83,7 @@ class SCRAPLLoss(PathLoss):
         seed: int | None = None,
         pathwise_dtype: torch.dtype | None = None,
         pathwise_offload: bool = False,
+        probs_path: str | FilePath | None = None,
     ) -> None:
         # Cheap checks of the SCRAPL arguments first: designing the filters takes seconds.
         n_theta = check_int("n_theta", n_theta, 1)
@@ -91,7 +94,8 @@ class SCRAPLLoss(PathLoss):
                 "grad_mult must be > 1 when use_p_adam=True and use_rho_log1p=False (JTFS "
                 f"gradients are tiny and their squares underflow in float32), got {grad_mult}"
             )
-        if not isinstance(adam_betas, (tuple, list)) or len(adam_betas) != 2:
+        is_pair = isinstance(adam_betas, Sequence) and not isinstance(adam_betas, str)
+        if not is_pair or len(adam_betas) != 2:
             raise TypeError(f"adam_betas must be a pair (beta1, beta2), got {adam_betas!r}")
         super().__init__(shape, J, Q1, Q2, J_fr, Q_fr, T, F, p, use_rho_log1p, log1p_eps)
         self.n_theta = n_theta
@@ -112,6 +116,9 @@ class SCRAPLLoss(PathLoss):
         self.step = 0
         self._params: list[nn.Parameter] = []
         self._hooks: list = []
+        self.probs_path = None if probs_path is None else str(probs_path)
+        if self.probs_path is not None:
+            self.load_probs(self.probs_path)
         log.info(self._summary())
 
     # -- properties of the seed API ------------------------------------------------------

@@ -859,3 +859,14 @@ def test_double_loss_takes_float64_inputs(small_xy):
     # Path sampling and probabilities are unaffected by the cast.
     assert loss64.probs.dtype == torch.float64
     assert loss64.n_paths == 14
+
+
+def test_probs_path_sets_probs_at_construction(tmp_path):
+    probs = torch.arange(1, 15, dtype=torch.float64)
+    torch.save(probs, tmp_path / "probs.pt")
+    loss = SCRAPLLoss(**SMALL, seed=0, probs_path=tmp_path / "probs.pt")
+    torch.testing.assert_close(loss.probs, probs / probs.sum())
+    assert loss.probs_path == str(tmp_path / "probs.pt")
+    assert SCRAPLLoss(**SMALL, seed=0).probs_path is None
+    with pytest.raises(ValueError, match=r"cannot read path probabilities from .*nope\.pt"):
+        SCRAPLLoss(**SMALL, seed=0, probs_path=tmp_path / "nope.pt")

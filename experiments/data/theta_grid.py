@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -53,7 +54,7 @@ _FLOOR_EPS: Final[float] = 1e-9
 
 def _check_fractions(value: object) -> tuple[float, float, float]:
     """Validate the split fractions and return them as a tuple of three floats."""
-    if not isinstance(value, (tuple, list)):
+    if isinstance(value, str) or not isinstance(value, Sequence):
         raise TypeError(
             f"fractions must be a tuple of three floats (train, val, test), "
             f"got {type(value).__name__}"

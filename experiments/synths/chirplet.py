@@ -53,6 +53,7 @@ DDSP split: :meth:`ChirpletSynth.controls` maps :math:`\\theta \\in [0,1]^2` to 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -166,7 +167,7 @@ def draw_shift(seed: SeedLike, batch: int, max_shift: int) -> Tensor:
 
 
 def _range(value: Any, name: str) -> tuple[float, float]:
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
+    if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != 2:
         raise TypeError(f"{name} must be a (min, max) pair, got {value!r}")
     lo = check_positive(f"{name}[0]", value[0])
     hi = check_positive(f"{name}[1]", value[1])

@@ -1,0 +1,1 @@
+"""Baseline losses of the sound-matching experiments (Mitcheltree et al., ICLR 2026)."""

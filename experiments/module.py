@@ -1,0 +1,230 @@
+"""Sound matching as a LightningModule (Mitcheltree et al., ICLR 2026, §5).
+
+One step: the target ``x = synth(θ, seed)`` is rendered from a grid point, the encoder
+predicts ``θ̂`` from ``x``, the synth renders ``x̂ = synth(θ̂, seed_hat)`` with *another*
+seed (misaligned grains, "meso"), and the loss compares ``x̂`` with ``x``. A loss whose
+``compares`` attribute is ``"theta"`` (the supervised P-loss) compares ``θ̂`` with ``θ``
+instead. Metric: θ L1 in per mille, per dimension and averaged.
+
+Losses with path-wise gradient transforms (SCRAPL: P-Adam / P-SAGA) are recognised by their
+``attach_params`` / ``transform_grads`` methods, never by class: the encoder's weights are
+attached without hooks and transformed in ``on_before_optimizer_step``, after the gradients
+are complete (and all-reduced under DDP), so one code path serves one and many devices.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+__all__ = ["SoundMatching", "theta_l1_permille"]
+
+log = logging.getLogger(__name__)
+
+Batch = dict[str, Tensor]
+
+
+def theta_l1_permille(theta_hat: Tensor, theta: Tensor) -> Tensor:
+    """Mean absolute error per θ dimension in per mille of the unit range, ``(n_theta,)``."""
+    return 1000.0 * (theta_hat.detach() - theta).abs().mean(dim=0)
+
+
+def _rng_state() -> dict[str, Any]:
+    # Plain types and tensors only, so that checkpoints load with torch.load(weights_only=True).
+    # numpy's legacy global RNG is the one third-party losses draw from (auraloss).
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": [
+            str(kind),
+            torch.from_numpy(keys.astype(np.int64)),
+            int(pos),
+            int(has_gauss),
+            float(gauss),
+        ],
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))  # noqa: NPY002
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class SoundMatching(pl.LightningModule):
+    """Encoder trained through a synth to match sounds.
+
+    Args:
+        synth: ``synth(θ (B, U) in [0, 1], seed) -> audio (B, 1, N)``, seed an int or a (B,)
+            tensor of per-example seeds.
+        encoder: ``encoder(audio (B, 1, N)) -> θ̂ (B, U)`` in [0, 1].
+        loss: ``loss(x̂, x) -> scalar`` (or ``loss(θ̂, θ)`` when ``loss.compares == "theta"``).
+        optimizer: a partial optimizer, ``optimizer(params) -> torch.optim.Optimizer``.
+        theta_names: names of the U synth parameters (metric names).
+        scheduler: optional partial scheduler, ``scheduler(optimizer) -> LRScheduler``,
+            stepped every training step.
+        n_val_examples: examples of the first validation batch kept in :attr:`val_examples`
+            for the audio callbacks.
+    """
+
+    def __init__(
+        self,
+        synth: nn.Module,
+        encoder: nn.Module,
+        loss: nn.Module,
+        optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
+        theta_names: Sequence[str],
+        scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
+        n_val_examples: int = 4,
+    ) -> None:
+        super().__init__()
+        for name, obj in (("synth", synth), ("encoder", encoder), ("loss", loss)):
+            if not isinstance(obj, nn.Module):
+                raise TypeError(f"{name} must be a torch.nn.Module, got {type(obj).__name__}")
+        if not callable(optimizer):
+            raise TypeError(
+                "optimizer must be a partial optimizer (callable on the parameters), "
+                f"got {type(optimizer).__name__}"
+            )
+        self.synth = synth
+        self.encoder = encoder
+        self.loss = loss
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.theta_names = [str(n) for n in theta_names]
+        self.n_val_examples = int(n_val_examples)
+        self.compares = getattr(loss, "compares", "audio")
+        if self.compares not in ("audio", "theta"):
+            raise ValueError(f"loss.compares must be 'audio' or 'theta', got {self.compares!r}")
+        # SCRAPL-like losses sample a path per call; evaluation passes a seed so that it
+        # leaves the training sampler alone.
+        self.samples_paths = callable(getattr(loss, "transform_grads", None))
+        self.pathwise = self.samples_paths and bool(
+            getattr(loss, "use_p_adam", False) or getattr(loss, "use_p_saga", False)
+        )
+        self.val_examples: dict[str, Tensor] | None = None
+        self._restored_rng: dict[str, Any] | None = None
+
+    # -- set-up checks -----------------------------------------------------------------------
+
+    def setup(self, stage: str) -> None:
+        if not self.pathwise or stage != "fit":
+            return
+        accumulate = self.trainer.accumulate_grad_batches
+        if accumulate != 1:
+            raise ValueError(
+                f"trainer.accumulate_grad_batches must be 1 with {type(self.loss).__name__} "
+                f"(P-Adam/P-SAGA transform each step's gradient of one path), got {accumulate}"
+            )
+        # Attached before the checkpoint is restored, so its P-Adam/P-SAGA state survives.
+        self.loss.attach_params(
+            [p for p in self.encoder.parameters() if p.requires_grad], use_hooks=False
+        )
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.encoder.parameters())
+        if self.pathwise and self.loss.use_p_adam:
+            self._check_plain_sgd(optimizer)
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer)
+        lr_scheduler = {"scheduler": scheduler, "interval": "step"}
+        return {"optimizer": optimizer, "lr_scheduler": lr_scheduler}
+
+    @staticmethod
+    def _check_plain_sgd(optimizer: torch.optim.Optimizer) -> None:
+        groups = optimizer.param_groups
+        plain = isinstance(optimizer, torch.optim.SGD) and all(
+            g.get("momentum", 0) == 0 and not g.get("nesterov", False) for g in groups
+        )
+        if not plain:
+            raise ValueError(
+                "P-Adam already keeps Adam moments per path: the optimizer must be plain SGD "
+                "(torch.optim.SGD, momentum=0, nesterov=False; weight decay is fine), got "
+                f"{type(optimizer).__name__} with momentum={groups[0].get('momentum')}, "
+                f"betas={groups[0].get('betas')}"
+            )
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def forward(self, audio: Tensor) -> Tensor:
+        """θ̂ ``(B, U)`` of audio ``(B, 1, N)``."""
+        return self.encoder(audio)
+
+    def _step(self, batch: Batch, stage: str, batch_idx: int) -> Tensor:
+        theta = batch["theta"]
+        with torch.no_grad():
+            x = self.synth(theta, batch["seed"])
+        theta_hat = self(x)
+        need_audio = self.compares == "audio" or (stage == "val" and batch_idx == 0)
+        x_hat = self.synth(theta_hat, batch["seed_hat"]) if need_audio else None
+        if self.compares == "theta":
+            loss = self.loss(theta_hat, theta)
+        elif self.samples_paths and stage != "train":
+            # A fixed path per batch: evaluation must not advance the training path sampler.
+            loss = self.loss(x_hat, x, seed=batch_idx)
+        else:
+            loss = self.loss(x_hat, x)
+        if stage == "val" and batch_idx == 0:
+            n = self.n_val_examples
+            self.val_examples = {
+                "x": x[:n].detach().float().cpu(),
+                "x_hat": x_hat[:n].detach().float().cpu(),
+                "theta": theta[:n].detach().float().cpu(),
+                "theta_hat": theta_hat[:n].detach().float().cpu(),
+            }
+        self._log_metrics(stage, loss, theta_hat, theta)
+        return loss
+
+    def _log_metrics(self, stage: str, loss: Tensor, theta_hat: Tensor, theta: Tensor) -> None:
+        on_step = stage == "train"
+        kw = {"on_step": on_step, "on_epoch": not on_step, "batch_size": theta.shape[0]}
+        per_dim = theta_l1_permille(theta_hat, theta)
+        self.log(f"{stage}/loss", loss.detach(), prog_bar=True, **kw)
+        self.log(f"{stage}/theta_l1", per_dim.mean(), prog_bar=True, **kw)
+        for name, value in zip(self.theta_names, per_dim, strict=True):
+            self.log(f"{stage}/theta_l1_{name}", value, **kw)
+        if stage == "train" and self.samples_paths:
+            self.log("train/path_idx", float(self.loss.curr_path_idx), **kw)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        return self._step(batch, "train", batch_idx)
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        return self._step(batch, "val", batch_idx)
+
+    def test_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        return self._step(batch, "test", batch_idx)
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.pathwise:
+            self.loss.transform_grads()
+
+    # -- exact resume: the global RNGs (dropout, random-resolution losses) ---------------------
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["rng_state"] = _rng_state()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Applied when training starts, after the sanity validation that the uninterrupted
+        # run did not do at this point.
+        self._restored_rng = checkpoint.get("rng_state")
+
+    def on_train_start(self) -> None:
+        if self._restored_rng is not None:
+            _set_rng_state(self._restored_rng)
+            self._restored_rng = None
