@@ -1,0 +1,94 @@
+"""scripts/warmup.py: path chunks, merging, and agreement with the training run's θ-IS."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import open_dict
+
+ROOT = Path(__file__).resolve().parents[2]
+# Smallest warmup that still covers every path and θ dim: 1 example, 1 power iteration.
+TINY_WARMUP = ["preset=tiny", "theta_is.n_examples=1", "theta_is.n_iter=1"]
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def warmup_script():
+    return _load("warmup")
+
+
+@pytest.mark.parametrize("n_paths,n_chunks", [(315, 1), (315, 4), (28, 3), (5, 5), (3, 7)])
+def test_chunks_cover_every_path_once(warmup_script, n_paths: int, n_chunks: int) -> None:
+    ranges = [warmup_script.chunk_range(n_paths, n_chunks, c) for c in range(n_chunks)]
+    covered = [p for start, end in ranges for p in range(start, end)]
+    assert covered == list(range(n_paths))
+    sizes = [end - start for start, end in ranges]
+    assert max(sizes) - min(sizes) <= 1
+
+
+@pytest.mark.parametrize(
+    "n_chunks,chunk,match",
+    [
+        (0, 0, "warmup.n_chunks"),
+        (2, 2, r"warmup.chunk must be an int in \[0, 2\)"),
+        (2, -1, "chunk"),
+    ],
+)
+def test_bad_chunks_are_refused(warmup_script, n_chunks: int, chunk: int, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        warmup_script.chunk_range(10, n_chunks, chunk)
+
+
+def test_warmup_needs_a_scrapl_loss(warmup_script, compose_train, tmp_path: Path) -> None:
+    cfg = compose_train(
+        [*TINY_WARMUP, "loss=mss_linear", f"warmup.save_dir={tmp_path}/w"], "warmup"
+    )
+    with pytest.raises(ValueError, match="needs a SCRAPL loss"):
+        warmup_script.warmup(cfg)
+
+
+def test_chunked_warmup_equals_the_training_callback(
+    warmup_script, compose_train, tmp_path: Path
+) -> None:
+    save_dir = tmp_path / "warmup"
+    common = [*TINY_WARMUP, f"warmup.save_dir={save_dir}", "warmup.n_chunks=2"]
+    warmup_script.warmup(compose_train([*common, "warmup.chunk=0"], "warmup"))
+    assert not (save_dir / "probs.pt").exists()
+    warmup_script.warmup(compose_train([*common, "warmup.chunk=1"], "warmup"))
+    chunked = torch.load(save_dir / "probs.pt", weights_only=True)
+    # Merging a complete folder recomputes the same π.
+    warmup_script.warmup(compose_train([*common, "warmup.merge=true"], "warmup"))
+    torch.testing.assert_close(torch.load(save_dir / "probs.pt", weights_only=True), chunked)
+
+    # A training run with the same seed warms up the same encoder on the same examples.
+    train = _load("train")
+    run_dir = tmp_path / "run_train"
+    cfg = compose_train(
+        [
+            *TINY_WARMUP,
+            "trainer.max_epochs=1",
+            "trainer.limit_train_batches=1",
+            "trainer.limit_val_batches=1",
+            "validate_before_fit=false",
+            "test=false",
+            "logger=none",
+            "callbacks=none",
+            "trainer.enable_progress_bar=false",
+            f"paths.output_dir='{run_dir}'",
+        ]
+    )
+    with open_dict(cfg):
+        del cfg["hydra"]
+    train.train(cfg)
+    from_training = torch.load(run_dir / "theta_is" / "probs.pt", weights_only=True)
+    assert torch.equal(from_training, chunked)
+    assert not torch.allclose(chunked, torch.full_like(chunked, 1 / chunked.numel()))
