@@ -122,18 +122,22 @@ class SoundMatching(pl.LightningModule):
     # -- set-up checks -----------------------------------------------------------------------
 
     def setup(self, stage: str) -> None:
-        if not self.pathwise or stage != "fit":
+        if not self.pathwise:
             return
+        # Checked at every stage, so that a bad set-up fails before a pre-fit validation.
         accumulate = self.trainer.accumulate_grad_batches
         if accumulate != 1:
             raise ValueError(
                 f"trainer.accumulate_grad_batches must be 1 with {type(self.loss).__name__} "
                 f"(P-Adam/P-SAGA transform each step's gradient of one path), got {accumulate}"
             )
-        # Attached before the checkpoint is restored, so its P-Adam/P-SAGA state survives.
-        self.loss.attach_params(
-            [p for p in self.encoder.parameters() if p.requires_grad], use_hooks=False
-        )
+        if self.loss.use_p_adam:
+            self._check_plain_sgd(self.optimizer_factory(self.encoder.parameters()))
+        if stage == "fit":
+            # Attached before the checkpoint is restored, so its P-Adam/P-SAGA state survives.
+            self.loss.attach_params(
+                [p for p in self.encoder.parameters() if p.requires_grad], use_hooks=False
+            )
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(self.encoder.parameters())

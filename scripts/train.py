@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -38,6 +39,13 @@ def write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def finish_wandb() -> None:
+    """Close the W&B run of this job: the next job of a multirun would otherwise log into it."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish()
+
+
 def _metric(trainer: pl.Trainer, key: str) -> float:
     value = trainer.callback_metrics.get(key)
     return math.nan if value is None else float(value)
@@ -60,15 +68,18 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log.info(f"Encoder: {n_weights} trainable weights. Run folder: {out_dir}")
 
     metrics: dict[str, float] = {}
-    if cfg.validate_before_fit and cfg.ckpt_path is None:
-        trainer.validate(module, datamodule=datamodule, verbose=False)
-        metrics["start/val/theta_l1"] = _metric(trainer, "val/theta_l1")
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
-    metrics["end/val/theta_l1"] = _metric(trainer, "val/theta_l1")
-    if cfg.test:
-        best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
-        trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
-        metrics["test/theta_l1"] = _metric(trainer, "test/theta_l1")
+    try:
+        if cfg.validate_before_fit and cfg.ckpt_path is None:
+            trainer.validate(module, datamodule=datamodule, verbose=False)
+            metrics["start/val/theta_l1"] = _metric(trainer, "val/theta_l1")
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        metrics["end/val/theta_l1"] = _metric(trainer, "val/theta_l1")
+        if cfg.test:
+            best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
+            trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
+            metrics["test/theta_l1"] = _metric(trainer, "test/theta_l1")
+    finally:
+        finish_wandb()
     summary = ", ".join(f"{k} = {v:.1f} ‰" for k, v in metrics.items())
     log.info(f"θ L1: {summary}")
     log.info(f"Run folder: {out_dir}")

@@ -10,6 +10,7 @@ seeds); the module renders the audio with the synth on the fly.
 from __future__ import annotations
 
 import lightning.pytorch as pl
+import torch
 from torch.utils.data import DataLoader
 
 from experiments.data.epoch_sampler import EpochShuffleSampler
@@ -67,6 +68,9 @@ class ThetaGridDataModule(pl.LightningDataModule):
             num_workers=self.num_workers,
             drop_last=self.drop_last and shuffle,
             persistent_workers=self.num_workers > 0,
+            # Workers' base seeds come from this generator, not from the global RNG, so that
+            # creating an iterator does not shift dropout's random stream (exact resume).
+            generator=torch.Generator().manual_seed(self.shuffle_seed),
         )
 
     def train_dataloader(self) -> DataLoader:
