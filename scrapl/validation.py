@@ -45,6 +45,26 @@ def check_positive(name: str, value: object) -> float:
     return value
 
 
+def check_matches_buffer(name: str, t: Tensor, buffer: Tensor, what: str, owner: str) -> None:
+    """Check that ``t`` is floating point, with the dtype and device of a module's ``buffer``.
+
+    ``what`` names the buffer in messages (e.g. "the loss's filters"), ``owner`` the module
+    to call ``.to()`` on (e.g. "the loss").
+    """
+    if not t.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+    if t.dtype != buffer.dtype:
+        raise TypeError(
+            f"{name} has dtype {t.dtype} but {what} are {buffer.dtype}: "
+            f"call .to({t.dtype}) on {owner} or cast the input"
+        )
+    if t.device != buffer.device:
+        raise ValueError(
+            f"{name} is on {t.device} but {what} are on {buffer.device}: "
+            f"call .to('{t.device}') on {owner} or move the input"
+        )
+
+
 def check_signals(x: object, x_target: object, n_samples: int, reference: Tensor) -> tuple:
     """Validate a pair of signal batches and fold channels into the batch.
 
@@ -65,18 +85,7 @@ def check_signals(x: object, x_target: object, n_samples: int, reference: Tensor
                 f"{name} must have {n_samples} samples in its last axis (the loss's shape), "
                 f"got shape {tuple(t.shape)}"
             )
-        if not t.is_floating_point():
-            raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
-        if t.dtype != reference.dtype:
-            raise TypeError(
-                f"{name} has dtype {t.dtype} but the loss's filters are {reference.dtype}: "
-                f"call .to({t.dtype}) on the loss or cast the input"
-            )
-        if t.device != reference.device:
-            raise ValueError(
-                f"{name} is on {t.device} but the loss's filters are on {reference.device}: "
-                f"call .to('{t.device}') on the loss or move the input"
-            )
+        check_matches_buffer(name, t, reference, "the loss's filters", "the loss")
         if t.numel() == 0:
             raise ValueError(f"{name} must not be empty, got shape {tuple(t.shape)}")
         if not bool(torch.isfinite(t).all()):

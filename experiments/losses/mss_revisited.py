@@ -38,7 +38,7 @@ import scipy.signal
 import torch
 from torch import Tensor, nn
 
-from scrapl.validation import check_float, check_positive
+from scrapl.validation import check_float, check_matches_buffer, check_positive
 
 __all__ = ["MSSRevisitedLoss", "DEFAULT_N_FFTS"]
 
@@ -100,18 +100,7 @@ class MSSRevisitedLoss(nn.Module):
                     f"{name} must have shape (batch, channels, N) or (batch, N), "
                     f"got {tuple(t.shape)}"
                 )
-            if not t.is_floating_point():
-                raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
-            if t.dtype != ref.dtype:
-                raise TypeError(
-                    f"{name} has dtype {t.dtype} but the loss's windows are {ref.dtype}: "
-                    f"call .to({t.dtype}) on the loss or cast the input"
-                )
-            if t.device != ref.device:
-                raise ValueError(
-                    f"{name} is on {t.device} but the loss's windows are on {ref.device}: "
-                    f"call .to('{t.device}') on the loss or move the input"
-                )
+            check_matches_buffer(name, t, ref, "the loss's windows", "the loss")
             if t.numel() == 0:
                 raise ValueError(f"{name} must not be empty, got shape {tuple(t.shape)}")
         if x_hat.shape != x.shape:

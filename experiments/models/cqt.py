@@ -37,7 +37,7 @@ import torch
 from nnAudio.features import CQT1992v2
 from torch import Tensor, nn
 
-from scrapl.validation import check_int, check_positive
+from scrapl.validation import check_int, check_matches_buffer, check_positive
 
 __all__ = ["CQTFeatures"]
 
@@ -142,18 +142,7 @@ class CQTFeatures(nn.Module):
                 f"audio must have shape (batch, 1, N) or (batch, N), got {tuple(audio.shape)}"
             )
         kernels = self.cqt.cqt_kernels_real
-        if not audio.is_floating_point():
-            raise TypeError(f"audio must be a floating-point tensor, got {audio.dtype}")
-        if audio.dtype != kernels.dtype:
-            raise TypeError(
-                f"audio has dtype {audio.dtype} but the CQT kernels are {kernels.dtype}: call "
-                f".to({audio.dtype}) on the module or cast the input"
-            )
-        if audio.device != kernels.device:
-            raise ValueError(
-                f"audio is on {audio.device} but the CQT kernels are on {kernels.device}: call "
-                f".to('{audio.device}') on the module or move the input"
-            )
+        check_matches_buffer("audio", audio, kernels, "the CQT kernels", "the module")
         if audio.shape[0] < 1:
             raise ValueError(f"audio must have a non-empty batch, got {tuple(audio.shape)}")
         if audio.shape[-1] <= self.min_samples:
