@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import hydra
 import lightning.pytorch as pl
 from omegaconf import DictConfig, OmegaConf
+
+from experiments.audio_io import atomic_output
 
 log = logging.getLogger("train")
 
@@ -29,14 +29,6 @@ def instantiate_group(cfg: DictConfig | None) -> list:
     if cfg is None:
         return []
     return [hydra.utils.instantiate(c) for c in cfg.values() if c is not None]
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def finish_wandb() -> None:
@@ -55,7 +47,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (resuming from ``cfg.ckpt_path`` if set), then test; returns the final metrics."""
     pl.seed_everything(cfg.seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
-    write_text_atomic(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    with atomic_output(out_dir / "config.yaml") as tmp:
+        tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
 
     datamodule = hydra.utils.instantiate(cfg.data)
     module = hydra.utils.instantiate(cfg.module)
