@@ -3,37 +3,43 @@
 Mitcheltree et al., "SCRAPL: Scattering Transform with Random Paths for Machine Learning",
 ICLR 2026, use a granular synth whose two parameters (grain density and chirp slope) must be
 recovered from audio whose grains are randomly placed: target and reconstruction are rendered
-with different seeds, so the grains never line up ("meso" sound matching).
+with different seeds, so the grains never line up ("meso" sound matching). Every example is
+normalised to unit L2 norm, so loudness carries no information about the density: only the
+texture (how many grains stand out) does.
 
 The synth follows the DDSP split used across ``experiments/synths``:
 
 1. :meth:`GranularSynth.controls` maps ``theta`` in ``[0, 1]^2`` to physical controls:
 
-   * ``density = theta[:, 0]`` (unit-free, fraction of the ``n_grains`` grains that are
-     audible);
-   * ``slope_oct_per_s = tan(slope_cap * (pi / 2) * (2 * theta[:, 1] - 1))`` in octaves per
-     second, i.e. ``s = 2 theta - 1`` in ``[-1, 1]`` is passed through a tan curve capped at
-     ``slope_cap`` (default 0.95) of its range so that ``theta = 0`` / ``1`` give
-     ``-/+ tan(0.95 pi / 2) ~= -/+12.71`` oct/s instead of infinity. ``theta = 0.5`` gives a
-     constant pitch.
+   * ``density = theta[:, 0]`` (unit-free, see the amplitude law below);
+   * ``slope_oct_per_s = slope_scale * tan(slope_cap * (pi / 2) * (2 theta[:, 1] - 1))``,
+     the chirp rate gamma in octaves per second shared by every grain of the example. The tan
+     curve is capped at ``slope_cap`` (0.95) of its range so that ``theta = 0 / 1`` stay
+     finite; ``slope_scale = sr / (cqt_bins_per_octave * cqt_hop) / 4`` expresses the rate in
+     quarters of one CQT bin per CQT frame (12 bins per octave, hop 256 at 8192 Hz:
+     ``2/3`` oct/s, so ``|gamma| <= 8.47`` oct/s). ``theta = 0.5`` gives a constant pitch.
 
 2. :func:`granular` is a pure, batched, differentiable function of those controls and of the
-   random grain parameters (start pitches ``f0`` and ``onsets``) drawn by :func:`draw_grains`
-   from an explicit seed (never from the global RNG, never from ``theta``).
+   random grain parameters (centre pitches ``f0`` and ``onsets``) drawn by
+   :func:`draw_grains` from an explicit seed (never from the global RNG, never from
+   ``theta``).
 
-Signal model, for example ``b`` and grain ``k = 0 .. n_grains - 1`` (``t`` in seconds from
-the grain's onset, ``w`` a periodic Hann window of ``grain_len`` samples)::
+Signal model, for example ``b`` and grain ``k = 0 .. K - 1`` (``K = n_grains``, ``L =
+grain_len``, ``w`` the periodic Hann window ``sin^2(pi n / L)``)::
 
-    a_k    = sigmoid(sharpness * (density * n_grains - k - 0.5))
-    phi(t) = 2 pi f0_k (2^(gamma t) - 1) / (gamma ln 2)      (-> 2 pi f0_k t as gamma -> 0)
-    g_k(t) = a_k w(t) sin(phi(t))                            inst. frequency f0_k 2^(gamma t)
-    x(n)   = (1 / n_grains) sum_k g_k(n - onset_k)
+    t_n    = (n - L/2) / sr,  n = 0 .. L-1                  time centred on the grain (s)
+    f_k(n) = f0_k 2^(gamma t_n)                             so f0_k is the pitch at the centre
+    phi_k(n) = 2 pi sum_{m <= n} f_k(m) / sr                 phase: cumulative sum
+    c      = 0.25 d + 0.75 d^2
+    a_k    = 1 - sigmoid(2 (1 - d) K (k / K - c)),  then a_k / max_j a_j
+    g_k(n) = a_k / sqrt(f0_k) w(n) sin(phi_k(n))
+    x      = y / ||y||_2,  y(n) = sum_k g_k(n - onset_k)
 
-``density * n_grains`` is thus the (soft) number of audible grains: grain ``k`` has amplitude
-above 1/2 exactly when ``k + 0.5 < density * n_grains``. The output is normalised by the number
-of grains, so ``|x| <= 1`` whatever ``theta`` and the seed. Instantaneous frequencies that pass
-the Nyquist frequency (steep upward slopes from high start pitches) alias as in any plain
-digital oscillator; no band-limiting is applied.
+The amplitude law keeps the first grains loud and rolls the later ones off around grain
+``c K``: the grains with ``a_k > 1/2`` number 1, 8, 21, 40 and 64 for ``d`` = 0, 0.25, 0.5,
+0.75 and 1 (exact arithmetic; float32 rounding can drop a grain sitting exactly on 1/2).
+Instantaneous frequencies that pass the Nyquist frequency (steep upward slopes from high
+pitches) alias as in any plain digital oscillator; no band-limiting is applied.
 """
 
 from __future__ import annotations
@@ -43,10 +49,10 @@ import math
 import torch
 from torch import Tensor
 
-from experiments.synths.common import SeedLike, check_theta, example_generators, expm1_over_x
+from experiments.synths.common import SeedLike, check_theta, example_generators
 from scrapl.validation import check_int, check_positive
 
-__all__ = ["GranularSynth", "granular", "draw_grains", "SeedLike"]
+__all__ = ["GranularSynth", "granular", "grain_amplitudes", "draw_grains", "SeedLike"]
 
 
 def draw_grains(
@@ -71,21 +77,21 @@ def draw_grains(
             equals a single-example draw with its own seed. The global RNG is never used.
         batch: number of examples.
         n_grains: grains per example.
-        f0_min, f0_max: start-pitch range in Hz; pitches are log-uniform in it.
+        f0_min, f0_max: centre-pitch range in Hz; pitches are log-uniform in it.
         n_samples: output length in samples.
         grain_len: grain length in samples; onsets are uniform integers in
-            ``[0, n_samples - grain_len]``.
+            ``[0, n_samples - grain_len)`` (the last grain ends at least one sample early).
         device, dtype: where to put the outputs and the floating dtype of ``f0``.
 
     Returns:
-        ``f0``: ``(batch, n_grains)`` start pitches in Hz (``dtype``);
+        ``f0``: ``(batch, n_grains)`` centre pitches in Hz (``dtype``);
         ``onsets``: ``(batch, n_grains)`` int64 onsets in samples.
     """
     n_grains = check_int("n_grains", n_grains, 1)
-    n_samples = check_int("n_samples", n_samples, 1)
+    n_samples = check_int("n_samples", n_samples, 2)
     grain_len = check_int("grain_len", grain_len, 1)
-    if grain_len > n_samples:
-        raise ValueError(f"grain_len ({grain_len}) must be <= n_samples ({n_samples})")
+    if grain_len >= n_samples:
+        raise ValueError(f"grain_len ({grain_len}) must be < n_samples ({n_samples})")
     f0_min = check_positive("f0_min", f0_min)
     f0_max = check_positive("f0_max", f0_max)
     if not f0_min <= f0_max:
@@ -96,10 +102,24 @@ def draw_grains(
     for gen in gens:
         u = torch.rand(n_grains, generator=gen, dtype=torch.float64)
         f0s.append(f0_min * torch.exp(u * log_ratio))
-        onsets.append(torch.randint(0, n_samples - grain_len + 1, (n_grains,), generator=gen))
+        onsets.append(torch.randint(0, n_samples - grain_len, (n_grains,), generator=gen))
     f0 = torch.stack(f0s).to(device=device, dtype=dtype)
     onset = torch.stack(onsets).to(device=device)
     return f0, onset
+
+
+def grain_amplitudes(density: Tensor, n_grains: int) -> Tensor:
+    """Relative grain amplitudes ``(batch, n_grains)`` in ``(0, 1]`` for ``density`` ``(batch,)``.
+
+    ``a_k = 1 - sigmoid(2 (1 - d) K (k / K - (0.25 d + 0.75 d^2)))`` divided by its maximum
+    over ``k`` (grain 0, the loudest). Differentiable in ``density``; ``d = 1`` gives all ones.
+    """
+    n_grains = check_int("n_grains", n_grains, 1)
+    d = density[:, None]
+    k = torch.arange(n_grains, device=density.device, dtype=density.dtype)
+    centre = 0.25 * d + 0.75 * d * d
+    amp = 1.0 - torch.sigmoid(2.0 * (1.0 - d) * n_grains * (k / n_grains - centre))
+    return amp / amp.amax(dim=1, keepdim=True)
 
 
 def granular(
@@ -112,28 +132,26 @@ def granular(
     grain_len: int,
     *,
     window: Tensor | None = None,
-    density_sharpness: float = 1.0,
 ) -> Tensor:
     """Render a batch of granular chirplet sounds from physical controls (pure function).
 
     Args:
-        density: ``(batch,)`` fraction of audible grains in ``[0, 1]`` (differentiable).
-        slope_oct_per_s: ``(batch,)`` chirp rate gamma in octaves per second; the
-            instantaneous frequency of grain ``k`` is ``f0[:, k] * 2 ** (gamma * t)`` with
-            ``t`` the time in seconds since the grain's onset (differentiable).
-        f0: ``(batch, n_grains)`` start pitches in Hz.
+        density: ``(batch,)`` density ``d`` in ``[0, 1]`` (differentiable), see
+            :func:`grain_amplitudes`.
+        slope_oct_per_s: ``(batch,)`` chirp rate gamma in octaves per second; grain ``k`` has
+            the instantaneous frequency ``f0[:, k] * 2 ** (gamma * t)`` with ``t`` in seconds
+            from the grain's centre (differentiable).
+        f0: ``(batch, n_grains)`` centre pitches in Hz.
         onsets: ``(batch, n_grains)`` integer onsets in samples, each in
             ``[0, n_samples - grain_len]``.
         sr: sample rate in Hz.
         n_samples: output length in samples.
         grain_len: grain length in samples.
-        window: ``(grain_len,)`` grain envelope; a periodic Hann window when ``None``.
-        density_sharpness: steepness of the amplitude roll-off across grain index
-            (``a_k = sigmoid(density_sharpness * (density * n_grains - k - 0.5))``).
+        window: ``(grain_len,)`` grain envelope; the periodic Hann window when ``None``.
 
     Returns:
-        ``(batch, 1, n_samples)`` audio, normalised by ``n_grains`` (so ``|x| <= 1``), in the
-        floating dtype of ``density``/``slope_oct_per_s``.
+        ``(batch, 1, n_samples)`` audio of unit L2 norm per example, in the floating dtype of
+        ``density`` / ``slope_oct_per_s``.
     """
     if density.ndim != 1 or slope_oct_per_s.shape != density.shape:
         raise ValueError(
@@ -163,24 +181,23 @@ def granular(
             f"window must have shape (grain_len,) = ({grain_len},), got {tuple(window.shape)}"
         )
     window = window.to(device=device, dtype=dtype)
+    f0 = f0.to(device=device, dtype=dtype)
 
-    # Per-grain amplitudes: soft count of audible grains, differentiable in density.
-    k = torch.arange(n_grains, device=device, dtype=dtype)
-    amp = torch.sigmoid(density_sharpness * (density.to(dtype)[:, None] * n_grains - k - 0.5))
-
-    # Chirp phase 2 pi f0 (2^(gamma t) - 1) / (gamma ln 2) = 2 pi f0 t expm1(x) / x,
-    # with x = gamma ln2 t.
-    t = torch.arange(grain_len, device=device, dtype=dtype) / sr  # (L,) seconds
-    x = slope_oct_per_s.to(dtype)[:, None] * math.log(2.0) * t  # (batch, L)
-    warped_t = t * expm1_over_x(x)  # (batch, L): integral of 2^(gamma tau) dtau over [0, t]
-    phase = 2.0 * math.pi * f0.to(device=device, dtype=dtype)[:, :, None] * warped_t[:, None, :]
-    grains = (amp[:, :, None] * window) * torch.sin(phase)  # (batch, n_grains, L)
+    amp = grain_amplitudes(density.to(dtype), n_grains) / torch.sqrt(f0)  # (batch, K)
+    # Every grain of an example shares gamma, so the cumulative sum of 2^(gamma t) / sr is
+    # computed once per example and scaled by each grain's f0.
+    t = (torch.arange(grain_len, device=device, dtype=dtype) - grain_len / 2) / sr
+    ratio = torch.exp2(slope_oct_per_s.to(dtype)[:, None] * t)  # (batch, L)
+    cycles = torch.cumsum(ratio, dim=1) / sr  # (batch, L): sum of f / (f0 sr)
+    phase = (2.0 * math.pi) * f0[:, :, None] * cycles[:, None, :]  # (batch, K, L)
+    grains = (amp[:, :, None] * window) * torch.sin(phase)
 
     # Overlap-add at the onsets (scatter_add is differentiable w.r.t. the grains).
     index = onsets.to(device)[:, :, None] + torch.arange(grain_len, device=device)
     out = torch.zeros(batch, n_samples, device=device, dtype=dtype)
     out = out.scatter_add(1, index.reshape(batch, -1), grains.reshape(batch, -1))
-    return (out / n_grains).unsqueeze(1)
+    out = out / torch.linalg.vector_norm(out, dim=1, keepdim=True)
+    return out.unsqueeze(1)
 
 
 class GranularSynth(torch.nn.Module):
@@ -192,12 +209,12 @@ class GranularSynth(torch.nn.Module):
     Args:
         sr: sample rate in Hz.
         n_samples: output length in samples.
-        n_grains: maximum number of grains per example.
-        grain_len: grain length in samples (Hann window).
-        f0_min, f0_max: start-pitch range in Hz (log-uniform), ``0 < f0_min <= f0_max <= sr/2``.
-        slope_cap: fraction of the tan curve's range used, in ``(0, 1)``; the largest slope
-            is ``tan(slope_cap * pi / 2)`` oct/s.
-        density_sharpness: steepness (per grain) of the amplitude roll-off across grain index.
+        n_grains: number of grains per example.
+        grain_len: grain length in samples (periodic Hann window), ``< n_samples``.
+        f0_min, f0_max: centre-pitch range in Hz (log-uniform), ``0 < f0_min <= f0_max <= sr/2``.
+        slope_cap: fraction of the tan curve's range used, in ``(0, 1)``.
+        cqt_bins_per_octave, cqt_hop: the CQT grid that sets the chirp-rate unit,
+            ``slope_scale = sr / (cqt_bins_per_octave * cqt_hop) / 4`` oct/s.
     """
 
     def __init__(
@@ -209,15 +226,16 @@ class GranularSynth(torch.nn.Module):
         f0_min: float = 256.0,
         f0_max: float = 2048.0,
         slope_cap: float = 0.95,
-        density_sharpness: float = 1.0,
+        cqt_bins_per_octave: int = 12,
+        cqt_hop: int = 256,
     ) -> None:
         super().__init__()
         self.sr = check_int("sr", sr, 1)
-        self.n_samples = check_int("n_samples", n_samples, 1)
+        self.n_samples = check_int("n_samples", n_samples, 2)
         self.n_grains = check_int("n_grains", n_grains, 1)
         self.grain_len = check_int("grain_len", grain_len, 1)
-        if self.grain_len > self.n_samples:
-            raise ValueError(f"grain_len ({grain_len}) must be <= n_samples ({n_samples})")
+        if self.grain_len >= self.n_samples:
+            raise ValueError(f"grain_len ({grain_len}) must be < n_samples ({n_samples})")
         self.f0_min = check_positive("f0_min", f0_min)
         self.f0_max = check_positive("f0_max", f0_max)
         if self.f0_max < self.f0_min:
@@ -227,28 +245,32 @@ class GranularSynth(torch.nn.Module):
         self.slope_cap = check_positive("slope_cap", slope_cap)
         if not self.slope_cap < 1.0:
             raise ValueError(f"slope_cap must lie in (0, 1), got {slope_cap}")
-        self.density_sharpness = check_positive("density_sharpness", density_sharpness)
+        self.cqt_bins_per_octave = check_int("cqt_bins_per_octave", cqt_bins_per_octave, 1)
+        self.cqt_hop = check_int("cqt_hop", cqt_hop, 1)
         self.register_buffer(
             "window", torch.hann_window(self.grain_len, periodic=True), persistent=False
         )
 
     @property
+    def slope_scale(self) -> float:
+        """Chirp-rate unit in oct/s: a quarter of one CQT bin per CQT frame."""
+        return self.sr / (self.cqt_bins_per_octave * self.cqt_hop) / 4
+
+    @property
     def max_slope_oct_per_s(self) -> float:
-        """Largest absolute chirp rate in octaves per second (``tan(slope_cap * pi / 2)``)."""
-        return math.tan(self.slope_cap * math.pi / 2)
+        """Largest absolute chirp rate in octaves per second."""
+        return self.slope_scale * math.tan(self.slope_cap * math.pi / 2)
 
     def controls(self, theta: Tensor) -> dict[str, Tensor]:
         """Map ``theta`` ``(batch, 2)`` in ``[0, 1]`` to physical controls.
 
-        Returns ``{"density": (batch,), "slope_oct_per_s": (batch,)}`` with
-        ``density = theta[:, 0]`` and
-        ``slope_oct_per_s = tan(slope_cap * pi / 2 * (2 * theta[:, 1] - 1))`` (octaves/s).
+        Returns ``{"density": (batch,), "slope_oct_per_s": (batch,)}`` (see module docstring).
         """
         check_theta(theta, 2)
         s = 2.0 * theta[:, 1] - 1.0
         return {
             "density": theta[:, 0],
-            "slope_oct_per_s": torch.tan(self.slope_cap * (math.pi / 2) * s),
+            "slope_oct_per_s": self.slope_scale * torch.tan(self.slope_cap * (math.pi / 2) * s),
         }
 
     def draw(
@@ -258,7 +280,7 @@ class GranularSynth(torch.nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> tuple[Tensor, Tensor]:
-        """Grain start pitches (Hz) and onsets (samples), each ``(batch, n_grains)``."""
+        """Grain centre pitches (Hz) and onsets (samples), each ``(batch, n_grains)``."""
         return draw_grains(
             seed,
             batch,
@@ -289,12 +311,11 @@ class GranularSynth(torch.nn.Module):
             self.n_samples,
             self.grain_len,
             window=self.window,
-            density_sharpness=self.density_sharpness,
         )
 
     def extra_repr(self) -> str:
         return (
             f"sr={self.sr}, n_samples={self.n_samples}, n_grains={self.n_grains}, "
             f"grain_len={self.grain_len}, f0=[{self.f0_min}, {self.f0_max}] Hz, "
-            f"slope_cap={self.slope_cap}, density_sharpness={self.density_sharpness}"
+            f"slope_cap={self.slope_cap}, slope_scale={self.slope_scale:.6g} oct/s"
         )

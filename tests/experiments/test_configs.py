@@ -59,12 +59,12 @@ PATHWISE = {
 }
 JTFS_KEYS = ("J", "Q1", "Q2", "J_fr", "Q_fr", "T", "F")
 PAPER_JTFS = dict(J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2, T=4096, F=8)
-# Paper AM (Hz) and FM (oct/s) ranges of the four chirplet configurations.
+# AM (Hz) and FM (oct/s) ranges of the four published chirplet runs (SPEC §7).
 CHIRPLET_RANGES = {
-    "chirplet_am_lo_fm_lo": ([0.99, 1.98], [0.5, 1.0]),
-    "chirplet_am_lo_fm_med": ([0.99, 1.98], [2.0, 4.0]),
-    "chirplet_am_hi_fm_med": ([2.8, 8.4], [2.0, 4.0]),
-    "chirplet_am_hi_fm_hi": ([2.8, 8.4], [4.0, 12.0]),
+    "chirplet_am_lo_fm_lo": ([0.9899, 1.9799], [0.5, 1.0]),
+    "chirplet_am_lo_fm_med": ([0.9899, 1.9799], [2.0, 4.0]),
+    "chirplet_am_hi_fm_med": ([3.9598, 7.9196], [2.0, 4.0]),
+    "chirplet_am_hi_fm_hi": ([3.9598, 7.9196], [8.0, 16.0]),
 }
 
 
@@ -201,7 +201,7 @@ def _check_common(cfg: DictConfig, experiment: str, loss: str, run_dir: Path) ->
         am, fm = CHIRPLET_RANGES[experiment]
         assert list(cfg.synth.am_range) == am and list(cfg.synth.fm_range) == fm
     elif experiment == "chirplet":  # the base configuration is the first paper range
-        assert list(cfg.synth.am_range) == [0.99, 1.98]
+        assert list(cfg.synth.am_range) == [0.9899, 1.9799]
         assert list(cfg.synth.fm_range) == [0.5, 1.0]
 
 
