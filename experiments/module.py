@@ -2,9 +2,14 @@
 
 One step: the target ``x = synth(θ, seed)`` is rendered from a grid point, the encoder
 predicts ``θ̂`` from ``x``, the synth renders ``x̂ = synth(θ̂, seed_hat)`` with *another*
-seed (misaligned grains, "meso"), and the loss compares ``x̂`` with ``x``. A loss whose
+seed, redrawn at every step (misaligned grains or time shifts, "meso";
+:mod:`experiments.data.recon_seeds`), and the loss compares ``x̂`` with ``x``. A loss whose
 ``compares`` attribute is ``"theta"`` (the supervised P-loss) compares ``θ̂`` with ``θ``
 instead. Metric: θ L1 in per mille, per dimension and averaged.
+
+``grad_mult`` scales the encoder's gradients before the optimizer step (SPEC §7: the full
+JTFS and plain SCRAPL gradients are multiplied by 1e8 before AdamW, whose ε = 1e-8 would
+otherwise swamp them); a SCRAPL loss with P-Adam/P-SAGA has its own ``grad_mult``.
 
 Losses with path-wise gradient transforms (SCRAPL: P-Adam / P-SAGA) are recognised by their
 ``attach_params`` / ``transform_grads`` methods, never by class: the encoder's weights are
@@ -23,6 +28,9 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from torch import Tensor, nn
+
+from experiments.data.recon_seeds import reconstruction_seeds
+from scrapl.validation import check_int, check_positive
 
 __all__ = ["SoundMatching", "theta_l1_permille"]
 
@@ -79,6 +87,10 @@ class SoundMatching(pl.LightningModule):
             stepped every training step.
         n_val_examples: examples of the first validation batch kept in :attr:`val_examples`
             for the audio callbacks.
+        seed: the run's seed, from which the reconstruction seeds are derived.
+        grad_mult: factor applied to the encoder's gradients before the optimizer step
+            (> 0; 1 leaves them alone). Not allowed with P-Adam/P-SAGA losses, whose
+            ``grad_mult`` acts before their per-path normalisation.
     """
 
     def __init__(
@@ -90,6 +102,8 @@ class SoundMatching(pl.LightningModule):
         theta_names: Sequence[str],
         scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
         n_val_examples: int = 4,
+        seed: int = 0,
+        grad_mult: float = 1.0,
     ) -> None:
         super().__init__()
         for name, obj in (("synth", synth), ("encoder", encoder), ("loss", loss)):
@@ -116,6 +130,13 @@ class SoundMatching(pl.LightningModule):
         self.pathwise = self.samples_paths and bool(
             getattr(loss, "use_p_adam", False) or getattr(loss, "use_p_saga", False)
         )
+        self.seed = check_int("seed", seed, 0)
+        self.grad_mult = check_positive("grad_mult", grad_mult)
+        if self.pathwise and self.grad_mult != 1.0:
+            raise ValueError(
+                f"grad_mult must be 1 with {type(loss).__name__} and P-Adam/P-SAGA (got "
+                f"{grad_mult}): set the loss's own grad_mult, which acts before them"
+            )
         self.val_examples: dict[str, Tensor] | None = None
         self._restored_rng: dict[str, Any] | None = None
 
@@ -175,7 +196,10 @@ class SoundMatching(pl.LightningModule):
             x = self.synth(theta, batch["seed"])
         theta_hat = self(x)
         need_audio = self.compares == "audio" or (stage == "val" and batch_idx == 0)
-        x_hat = self.synth(theta_hat, batch["seed_hat"]) if need_audio else None
+        x_hat = None
+        if need_audio:
+            seed_hat = reconstruction_seeds(self.seed, stage, self.current_epoch, batch["seed"])
+            x_hat = self.synth(theta_hat, seed_hat)
         if self.compares == "theta":
             loss = self.loss(theta_hat, theta)
         elif self.samples_paths and stage != "train":
@@ -217,6 +241,10 @@ class SoundMatching(pl.LightningModule):
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         if self.pathwise:
             self.loss.transform_grads()
+        elif self.grad_mult != 1.0:
+            for p in self.encoder.parameters():
+                if p.grad is not None:
+                    p.grad.mul_(self.grad_mult)
 
     # -- exact resume: the global RNGs (dropout, random-resolution losses) ---------------------
 

@@ -115,6 +115,7 @@ __all__ = [
     "load_probs_from_warmup_dir",
     "probs_from_vals",
     "warmup_lc_hvp",
+    "warmup_record",
 ]
 
 EIG_EPS = 1e-12  # C[u, p] is clamped at this so every path keeps a positive probability
@@ -184,6 +185,48 @@ def probs_from_vals(vals: Tensor) -> Tensor:
     return (c / c.sum(dim=1, keepdim=True)).mean(dim=0)
 
 
+def _record(
+    loss: SCRAPLLoss,
+    kwargs_list: list[dict],
+    synth_list: list[dict],
+    params: list[Tensor],
+    n_iter: int,
+    target_key: str,
+) -> dict[str, Any]:
+    record = loss_record(loss)
+    record.update(
+        n_iter=n_iter,
+        n_batches=len(kwargs_list),
+        target_key=target_key,
+        eig_eps=EIG_EPS,
+        data_sha256=sha256([kwargs_list, synth_list]),
+        params_sha256=sha256([tuple(p.shape) for p in params] + list(params)),
+    )
+    return record
+
+
+def warmup_record(
+    loss: SCRAPLLoss,
+    theta_fn_kwargs: Sequence[Mapping[str, Any]],
+    params: Iterable[Tensor],
+    synth_fn_kwargs: Sequence[Mapping[str, Any]] | None = None,
+    n_iter: int = 20,
+    target_key: str = "x",
+) -> dict[str, Any]:
+    """The configuration record that :func:`warmup_lc_hvp` writes to ``config.json`` for
+    these arguments: what determines the values (loss configuration, distance, n_paths,
+    n_theta, n_iter, number of batches, target key, SHA-256 fingerprints of the warmup data
+    and of the parameter values). Callers can key a cache of warmup directories by it."""
+    kwargs_list = check_kwargs_list("theta_fn_kwargs", theta_fn_kwargs, None)
+    synth_list = (
+        [{} for _ in kwargs_list]
+        if synth_fn_kwargs is None
+        else check_kwargs_list("synth_fn_kwargs", synth_fn_kwargs, len(kwargs_list))
+    )
+    n_iter = check_int("n_iter", n_iter, 1)
+    return _record(loss, kwargs_list, synth_list, check_params(params), n_iter, target_key)
+
+
 def warmup_lc_hvp(
     loss: SCRAPLLoss,
     theta_fn: Callable,
@@ -236,15 +279,7 @@ def warmup_lc_hvp(
     targets = check_targets(kwargs_list, target_key)
 
     save_dir.mkdir(parents=True, exist_ok=True)
-    record = loss_record(loss)
-    record.update(
-        n_iter=n_iter,
-        n_batches=n_batches,
-        target_key=target_key,
-        eig_eps=EIG_EPS,
-        data_sha256=sha256([kwargs_list, synth_list]),
-        params_sha256=sha256([tuple(p.shape) for p in params] + list(params)),
-    )
+    record = _record(loss, kwargs_list, synth_list, params, n_iter, target_key)
     check_or_write_config(save_dir, record)
 
     log.info(

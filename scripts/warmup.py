@@ -1,12 +1,14 @@
 """θ-IS warmup outside training, optionally split over processes (see configs/warmup.yaml).
 
-    python scripts/warmup.py experiment=granular
+    python scripts/warmup.py experiment=granular [preset=quick]          # seed 0
     python scripts/warmup.py -m experiment=granular warmup.n_chunks=4 warmup.chunk=0,1,2,3
     python scripts/warmup.py experiment=granular warmup.merge=true
 
-The encoder is built exactly as ``scripts/train.py`` builds it for the same seed, so the
-warmup matches what the θ-IS callback of a training run would compute. Train with
-``loss.probs_path=<save_dir>/probs.pt``.
+The encoder and the data order are built exactly as ``scripts/train.py`` builds them for the
+same seed, and the warmup directory is the one a training run with the same set-up would use
+(:mod:`experiments.theta_is`), so the result equals what the θ-IS callback of that run would
+compute, and a training run finds it already done. The published runs computed θ-IS once
+with seed 0 and loaded it in every seed's run: train with ``loss.probs_path=<printed file>``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import hydra
 import lightning.pytorch as pl
 from omegaconf import DictConfig
 
-from experiments.theta_is import run_theta_is
+from experiments.theta_is import prepare_warmup, run_theta_is
+from scrapl.warmup_store import PROBS_NAME
 
 log = logging.getLogger("warmup")
 
@@ -33,7 +36,7 @@ def chunk_range(n_paths: int, n_chunks: int, chunk: int) -> tuple[int, int]:
 
 
 def warmup(cfg: DictConfig) -> Path:
-    """Run (a chunk of) the warmup, or merge a folder; returns the warmup folder."""
+    """Run (a chunk of) the warmup, or merge its folder; returns the warmup folder."""
     pl.seed_everything(cfg.seed, workers=True)
     # Same construction order as scripts/train.py: same random initial weights.
     datamodule = hydra.utils.instantiate(cfg.data)
@@ -43,7 +46,20 @@ def warmup(cfg: DictConfig) -> Path:
         raise ValueError(
             f"the θ-IS warmup needs a SCRAPL loss (e.g. loss=scrapl), got {type(loss).__name__}"
         )
-    save_dir = Path(cfg.warmup.save_dir)
+    prepared = prepare_warmup(
+        loss,
+        module.encoder,
+        module.synth,
+        datamodule.train_dataset,
+        datamodule.train_order(0),
+        run_seed=cfg.seed,
+        n_examples=cfg.theta_is.n_examples,
+        batch_size=cfg.theta_is.batch_size,
+        cache_dir=cfg.theta_is.cache_dir,
+        label=cfg.theta_is.label,
+        n_iter=cfg.theta_is.n_iter,
+    )
+    save_dir = prepared.save_dir
     if cfg.warmup.merge:
         probs = loss.load_probs_from_warmup_dir(save_dir)
     else:
@@ -53,10 +69,7 @@ def warmup(cfg: DictConfig) -> Path:
             loss,
             module.encoder,
             module.synth,
-            datamodule.train_dataset,
-            n_examples=cfg.theta_is.n_examples,
-            batch_size=cfg.theta_is.batch_size,
-            save_dir=save_dir,
+            prepared,
             n_iter=cfg.theta_is.n_iter,
             start_path_idx=start,
             end_path_idx=end,
@@ -64,12 +77,12 @@ def warmup(cfg: DictConfig) -> Path:
         )
     if probs is None:
         print(f"Chunk done; other paths are missing in {save_dir} (merge when all are done).")
-    elif not (save_dir / "probs.pt").is_file():
-        print(f"Incomplete warmup in {save_dir}: no probs.pt written (see the warning above).")
+    elif not (save_dir / PROBS_NAME).is_file():
+        print(f"Incomplete warmup in {save_dir}: no {PROBS_NAME} written (see the warning above).")
     else:
         print(
             f"π: min {float(probs.min()):.3g}, max {float(probs.max()):.3g}. "
-            f"Train with loss.probs_path={save_dir / 'probs.pt'}"
+            f"Train with loss.probs_path={save_dir / PROBS_NAME}"
         )
     return save_dir
 

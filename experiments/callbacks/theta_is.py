@@ -2,9 +2,9 @@
 
 SCRAPL's θ-importance sampling (§3) sets the path probabilities π once, before the first
 step, from the curvature each path induces on the encoder. :class:`ThetaIS` runs
-:func:`experiments.theta_is.run_theta_is` at ``on_fit_start`` on the training set of the
-run's datamodule, so that π is in place for the first training step and is saved with every
-checkpoint (it is part of the loss's state).
+:func:`experiments.theta_is.run_theta_is` at ``on_fit_start`` on the run's first training
+batches, so that π is in place for the first training step and is saved with every checkpoint
+(it is part of the loss's state).
 
 Lightning order (2.x, ``Trainer._run``): ``datamodule.setup("fit")`` and
 ``LightningModule.setup`` run first (the module attaches the encoder to the loss there),
@@ -22,7 +22,8 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 
-from experiments.theta_is import run_theta_is
+from experiments.audio_io import atomic_output
+from experiments.theta_is import prepare_warmup, run_theta_is
 from scrapl.validation import check_int
 from scrapl.warmup_store import PROBS_NAME  # the file scrapl.warmup writes once π is complete
 
@@ -39,42 +40,46 @@ class ThetaIS(pl.Callback):
     * the module's ``loss`` has no ``warmup_lc_hvp`` (not a SCRAPL loss);
     * ``loss.probs_path`` is set: the loss already loaded π from that ``probs.pt``;
     * the fit resumes from a checkpoint (``trainer.ckpt_path`` is set): π comes back with the
-      loss's state in the checkpoint. With strategies that restore the checkpoint only after
-      ``on_fit_start`` (FSDP, DeepSpeed, model-parallel) the path is not known yet, so the
-      warmup runs (or, with the same ``save_dir``, only re-reads its files) and the
-      checkpoint's π then replaces the result: correct, only slower.
+      loss's state in the checkpoint.
 
     Otherwise the warmup runs over all paths and θ dims with the module's ``encoder`` and
-    ``synth`` on ``trainer.datamodule.train_dataset``; the library sets π on the loss and
-    writes ``probs.pt`` (π before the ``min_prob_frac`` floor) into ``save_dir``. A warmup
-    killed before training resumes from the per-(path, θ) files in ``save_dir`` when the run
-    is restarted with the same seed (the directory fingerprints the encoder's initial
-    weights, see :mod:`experiments.theta_is`).
+    ``synth`` on the first ``n_examples`` of the training order of epoch 0 (the datamodule's
+    ``train_order(0)``), in the shared warmup cache ``cache_dir`` (see
+    :mod:`experiments.theta_is`): a run restarted after a kill, or a later run with the same
+    set-up and seed, resumes or reuses it. The resulting ``probs.pt`` is copied into
+    ``run_dir``, beside ``warmup_dir.txt`` naming the cache folder it came from.
 
     Under DDP (``trainer.world_size > 1``) every rank runs the warmup on the same examples
-    and the same (broadcast) initial weights, writing into the same ``save_dir`` (atomic
-    files; a rank skips the values another rank has already written). Then all ranks wait
-    for each other and reload π from the one final ``probs.pt``, so that they sample paths
-    from bit-identical π (ranks on different GPUs could otherwise differ in the last bits).
-    ``save_dir`` must therefore be on a file system shared by all ranks.
+    and the same (broadcast) initial weights into the same directory (atomic files; a rank
+    skips the values another rank has already written), then all ranks wait for each other
+    and reload π from the one final ``probs.pt``, so that they sample from bit-identical π.
+    ``cache_dir`` must therefore be on a file system shared by all ranks.
 
     Args:
-        save_dir: the run's warmup directory.
-        n_examples: number of training examples in the warmup (spread evenly over the
-            training set, see :func:`experiments.theta_is.warmup_indices`).
+        cache_dir: the folder of warmup directories, shared by runs.
+        label: the readable part of the warmup directory's name (e.g. experiment and preset).
+        run_dir: the run's own θ-IS folder (gets a copy of ``probs.pt``).
+        n_examples: number of training examples in the warmup (the first of epoch 0).
         batch_size: warmup batch size.
         n_iter: power iterations per (path, θ dim, batch).
     """
 
     def __init__(
-        self, save_dir: str | os.PathLike, n_examples: int, batch_size: int, n_iter: int = 20
+        self,
+        cache_dir: str | os.PathLike,
+        label: str,
+        run_dir: str | os.PathLike,
+        n_examples: int,
+        batch_size: int,
+        n_iter: int = 20,
     ) -> None:
         super().__init__()
-        if not isinstance(save_dir, (str, os.PathLike)):
-            raise TypeError(f"save_dir must be a str or os.PathLike, got {type(save_dir).__name__}")
-        if os.fspath(save_dir) == "":
-            raise ValueError("save_dir must be a non-empty path")
-        self.save_dir = Path(save_dir)
+        for name, value in (("cache_dir", cache_dir), ("run_dir", run_dir)):
+            if not isinstance(value, (str, os.PathLike)) or os.fspath(value) == "":
+                raise TypeError(f"{name} must be a non-empty str or os.PathLike, got {value!r}")
+        self.cache_dir = Path(cache_dir)
+        self.label = str(label)
+        self.run_dir = Path(run_dir)
         self.n_examples = check_int("n_examples", n_examples, 1)
         self.batch_size = check_int("batch_size", batch_size, 1)
         self.n_iter = check_int("n_iter", n_iter, 1)
@@ -98,35 +103,45 @@ class ThetaIS(pl.Callback):
         if reason is not None:
             log.info(f"θ-IS warmup skipped: {reason}")
             return
-        dataset = getattr(trainer.datamodule, "train_dataset", None)
-        if dataset is None:
+        datamodule = trainer.datamodule
+        if not callable(getattr(datamodule, "train_order", None)):
             raise RuntimeError(
-                "ThetaIS needs the training set as trainer.datamodule.train_dataset (fit with "
-                "a datamodule that sets it in __init__ or setup('fit'))"
+                "ThetaIS needs a datamodule with train_dataset and train_order(epoch) (the "
+                f"training order), got {type(datamodule).__name__}"
             )
         start = time.perf_counter()
-        probs = run_theta_is(
+        warmup = prepare_warmup(
             loss,
             pl_module.encoder,
             pl_module.synth,
-            dataset,
+            datamodule.train_dataset,
+            datamodule.train_order(0),
+            run_seed=pl_module.seed,
             n_examples=self.n_examples,
             batch_size=self.batch_size,
-            save_dir=self.save_dir,
+            cache_dir=self.cache_dir,
+            label=self.label,
             n_iter=self.n_iter,
         )
+        probs = run_theta_is(loss, pl_module.encoder, pl_module.synth, warmup, self.n_iter)
         if probs is None:  # cannot happen for the full range unless files vanish meanwhile
             raise RuntimeError(
-                f"θ-IS warmup in {str(self.save_dir)!r} did not complete: some (path, θ) "
+                f"θ-IS warmup in {str(warmup.save_dir)!r} did not complete: some (path, θ) "
                 "values are missing"
             )
         if trainer.world_size > 1:
             trainer.strategy.barrier("theta_is_warmup")
-            loss.load_probs(self.save_dir / PROBS_NAME)
+            loss.load_probs(warmup.save_dir / PROBS_NAME)
             probs = loss.probs
+        if trainer.is_global_zero:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            with atomic_output(self.run_dir / PROBS_NAME) as tmp:
+                tmp.write_bytes((warmup.save_dir / PROBS_NAME).read_bytes())
+            with atomic_output(self.run_dir / "warmup_dir.txt") as tmp:
+                tmp.write_text(f"{warmup.save_dir.resolve()}\n")
         elapsed = time.perf_counter() - start
         log.info(
             f"θ-IS warmup done in {elapsed:.1f} s: π over {probs.numel()} paths in "
             f"[{probs.min().item():.6f}, {probs.max().item():.6f}] (uniform "
-            f"{1 / probs.numel():.6f}), saved to {str(self.save_dir / PROBS_NAME)!r}"
+            f"{1 / probs.numel():.6f}), from {str(warmup.save_dir)!r}"
         )

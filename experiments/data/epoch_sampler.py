@@ -24,12 +24,18 @@ class EpochShuffleSampler(Sampler[int]):
         n_items: dataset length.
         seed: base seed of the permutations (>= 0).
         shuffle: False yields ``0 .. n_items-1`` in order every epoch.
+        reshuffle: False keeps the epoch-0 permutation at every epoch (one fixed order per
+            seed, e.g. for an evaluation split whose last incomplete batch is dropped: the
+            same examples are evaluated at every epoch).
     """
 
-    def __init__(self, n_items: int, seed: int = 0, shuffle: bool = True) -> None:
+    def __init__(
+        self, n_items: int, seed: int = 0, shuffle: bool = True, reshuffle: bool = True
+    ) -> None:
         self.n_items = check_int("n_items", n_items, 0)
         self.seed = check_int("seed", seed, 0)
         self.shuffle = check_bool("shuffle", shuffle)
+        self.reshuffle = check_bool("reshuffle", reshuffle)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -38,8 +44,13 @@ class EpochShuffleSampler(Sampler[int]):
     def __len__(self) -> int:
         return self.n_items
 
-    def __iter__(self) -> Iterator[int]:
+    def order(self, epoch: int) -> list[int]:
+        """The indices of ``epoch``, without changing the sampler's own epoch."""
+        epoch = check_int("epoch", epoch, 0)
         if not self.shuffle:
-            return iter(range(self.n_items))
-        gen = torch.Generator().manual_seed(self.seed + self.epoch)
-        return iter(torch.randperm(self.n_items, generator=gen).tolist())
+            return list(range(self.n_items))
+        gen = torch.Generator().manual_seed(self.seed + (epoch if self.reshuffle else 0))
+        return torch.randperm(self.n_items, generator=gen).tolist()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.order(self.epoch))

@@ -1,32 +1,32 @@
 """θ-grid dataset of the synthetic sound-matching experiments (granular and chirplet synths).
 
-The paper's synthetic experiments (SPEC §4, §6) train on a regular grid of synth parameters
-θ ∈ [0, 1]^n_dims: 32 values per dimension (θ_density × θ_slope for the granular synth,
-θ_AM × θ_FM for the chirplet synth, both normalised to [0, 1]; the synth maps them to its
-physical ranges) and 5 random seeds per grid point, i.e. 32 × 32 × 5 = 5120 examples.
+The published set-up (SPEC §7) trains on a regular grid of synth parameters
+θ ∈ (0, 1)^n_dims: ``n`` values per dimension, ``k / (n + 1)`` for ``k = 1 .. n`` (the
+endpoints 0 and 1 are excluded), 32 per dimension and 5 random seeds per grid point, i.e.
+32 × 32 × 5 = 5120 examples.
 
-The split is made over the **grid points**, not over the examples: every seed of a grid point
-goes to the same split, so θ combinations of val and test never appear in train.
+Grid points are numbered in row-major order (the last dimension varies fastest: point
+``(i, j)`` of a 2-D grid is ``p = n i + j``) and split into folds by ``fold(p) = p mod
+n_folds``: folds 0–2 train, 3 val, 4 test for 5 folds. Every seed of a point goes to the same
+split, so val and test θ combinations never appear in train; with ``n = 32`` (not a multiple of
+5) the folds run diagonally through the grid, so every θ value of each axis still occurs in
+every split. A grid whose ``n`` is a multiple of ``n_folds`` would put whole θ columns in one
+fold; that is allowed but probably not what is wanted.
 
 Audio is rendered on the fly by the synth, so an example is only a recipe:
 
 * ``theta``: the grid point's θ, shape ``(n_dims,)``, float32;
-* ``seed``: the seed of the *target* sound ``synth(theta, seed)``;
-* ``seed_hat``: the seed of the *reconstruction* ``synth(theta_hat, seed_hat)``;
+* ``seed``: the seed of the *target* sound ``synth(theta, seed)``: the example's own index
+  ``p * n_seeds + k`` (seed slot ``k``) in the whole grid, so target seeds are unique over all
+  splits and lie in ``[0, n_examples)``;
 * ``point``: the index of the grid point (row of :meth:`ThetaGrid.points`).
 
-Seed layout (``P = n_points``, ``S = n_seeds``, ``E = P * S``): the example with grid point
-``p`` and seed slot ``k ∈ [0, S)`` has ``seed = p * S + k ∈ [0, E)`` and
-``seed_hat = E + p * S + k ∈ [E, 2E)``. Target seeds are thus unique over the whole dataset
-(all splits together), reconstruction seeds are unique too, and the two ranges are disjoint,
-so a target and a reconstruction never share a seed (the granular grains are misaligned, the
-"meso" setting). Both depend only on the grid (not on the split or ``split_seed``), so an
-example keeps its seeds whatever split it lands in.
+The reconstruction is rendered with seeds redrawn at every step from another range, see
+:mod:`experiments.data.recon_seeds`.
 """
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,101 +38,64 @@ from torch.utils.data import Dataset
 
 from scrapl.validation import check_int
 
-__all__ = [
-    "SPLITS",
-    "ThetaGrid",
-    "ThetaGridDataset",
-    "split_sizes",
-]
+__all__ = ["SPLITS", "ThetaGrid", "ThetaGridDataset"]
 
 SPLITS: Final[tuple[str, str, str]] = ("train", "val", "test")
-"""Split names, in the order of :attr:`ThetaGrid.fractions`."""
-
-_FRACTION_SUM_TOL: Final[float] = 1e-6
-_FLOOR_EPS: Final[float] = 1e-9
+"""Split names."""
 
 
-def _check_fractions(value: object) -> tuple[float, float, float]:
-    """Validate the split fractions and return them as a tuple of three floats."""
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise TypeError(
-            f"fractions must be a tuple of three floats (train, val, test), "
-            f"got {type(value).__name__}"
-        )
-    if len(value) != 3:
-        raise ValueError(f"fractions must have 3 entries (train, val, test), got {len(value)}")
-    out: list[float] = []
-    for name, f in zip(SPLITS, value, strict=True):
-        if isinstance(f, bool) or not isinstance(f, (int, float)):
-            raise TypeError(f"fractions[{name}] must be a float, got {type(f).__name__}")
-        f = float(f)
-        if not math.isfinite(f) or f < 0.0:
-            raise ValueError(f"fractions[{name}] must be finite and >= 0, got {f}")
-        out.append(f)
-    total = math.fsum(out)
-    if abs(total - 1.0) > _FRACTION_SUM_TOL:
-        raise ValueError(f"fractions must sum to 1, got {tuple(out)} (sum {total})")
-    return out[0], out[1], out[2]
-
-
-def split_sizes(n: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:
-    """Sizes of the three splits of ``n`` items by the largest-remainder (Hamilton) rule.
-
-    Each split first gets ``floor(fraction * n)`` items; the items left over (at most two)
-    go one each to the splits with the largest fractional parts ``fraction * n - floor``,
-    ties broken in the order train, val, test. The sizes always sum to ``n``, each differs
-    from ``fraction * n`` by less than one, and a split of fraction 0 gets no item. For the
-    paper grid (1024 points, 0.6/0.2/0.2): 614.4/204.8/204.8 → 614/205/205.
-    """
-    check_int("n", n, 0)
-    fractions = _check_fractions(fractions)
-    exact = [f * n for f in fractions]
-    floors = [int(math.floor(x + _FLOOR_EPS)) for x in exact]
-    remainder = n - sum(floors)
-    order = sorted(range(3), key=lambda i: (-(exact[i] - floors[i]), i))
-    sizes = list(floors)
-    for i in order[: max(remainder, 0)]:
-        sizes[i] += 1
-    return sizes[0], sizes[1], sizes[2]
+def _check_folds(name: str, value: object, n_folds: int) -> tuple[int, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a sequence of fold numbers, got {value!r}")
+    folds = tuple(check_int(f"{name}[{i}]", f, 0) for i, f in enumerate(value))
+    if any(f >= n_folds for f in folds):
+        raise ValueError(f"{name} must hold folds in [0, n_folds = {n_folds}), got {list(folds)}")
+    return folds
 
 
 @dataclass(frozen=True)
 class ThetaGrid:
-    """A regular grid of θ ∈ [0, 1]^n_dims, ``n_seeds`` seeds per point, split by point.
+    """A regular grid of θ ∈ (0, 1)^n_dims, ``n_seeds`` seeds per point, split by fold.
 
     Attributes:
-        n_per_dim: number of values per θ dimension (``torch.linspace(0, 1, n_per_dim)``,
-            endpoints included; with 1 value the only one is 0).
+        n_per_dim: number of values per θ dimension, ``k / (n_per_dim + 1)``, ``k = 1..n``.
         n_dims: number of θ dimensions (2 for the granular and chirplet synths).
         n_seeds: number of synth seeds per grid point.
-        fractions: (train, val, test) fractions of the grid points; non-negative, sum to 1.
-            Rounding: see :func:`split_sizes`.
-        split_seed: seed of the random permutation that assigns grid points to splits.
-
-    Grid points are numbered in row-major order over the dimensions (the last dimension
-    varies fastest): point ``p`` has per-dimension indices ``unravel(p, (n_per_dim,) *
-    n_dims)``.
+        n_folds: number of folds; point ``p`` is in fold ``p mod n_folds``.
+        train_folds, val_folds, test_folds: the folds of each split (disjoint; a split may
+            be empty, e.g. no test folds).
     """
 
     n_per_dim: int = 32
     n_dims: int = 2
     n_seeds: int = 5
-    fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
-    split_seed: int = 0
+    n_folds: int = 5
+    train_folds: tuple[int, ...] = (0, 1, 2)
+    val_folds: tuple[int, ...] = (3,)
+    test_folds: tuple[int, ...] = (4,)
 
     def __post_init__(self) -> None:
         check_int("n_per_dim", self.n_per_dim, 1)
         check_int("n_dims", self.n_dims, 1)
         check_int("n_seeds", self.n_seeds, 1)
-        check_int("split_seed", self.split_seed, 0)
-        object.__setattr__(self, "fractions", _check_fractions(self.fractions))
+        check_int("n_folds", self.n_folds, 1)
+        seen: set[int] = set()
+        for split in SPLITS:
+            name = f"{split}_folds"
+            folds = _check_folds(name, getattr(self, name), self.n_folds)
+            if seen & set(folds):
+                raise ValueError(
+                    f"train_folds, val_folds and test_folds must be disjoint, fold(s) "
+                    f"{sorted(seen & set(folds))} appear twice"
+                )
+            seen |= set(folds)
+            object.__setattr__(self, name, folds)
         if 2 * self.n_examples > torch.iinfo(torch.int64).max:
             raise ValueError(
                 f"n_per_dim={self.n_per_dim}, n_dims={self.n_dims}, n_seeds={self.n_seeds} "
                 "give more seeds than int64 can hold"
             )
 
-    # ----------------------------------------------------------------------------- sizes
     @property
     def n_points(self) -> int:
         """Number of grid points, ``n_per_dim ** n_dims``."""
@@ -143,59 +106,37 @@ class ThetaGrid:
         """Number of examples over all splits, ``n_points * n_seeds``."""
         return self.n_points * self.n_seeds
 
-    def split_sizes(self) -> dict[str, int]:
-        """Number of grid points per split (see :func:`split_sizes` for the rounding)."""
-        return dict(zip(SPLITS, split_sizes(self.n_points, self.fractions), strict=True))
-
-    # ----------------------------------------------------------------------------- grid
     def values(self, dtype: torch.dtype = torch.float32) -> Tensor:
-        """The ``n_per_dim`` values of one dimension, ``linspace(0, 1)``, endpoints included."""
-        return torch.linspace(0.0, 1.0, self.n_per_dim, dtype=dtype)
+        """The ``n_per_dim`` values of one dimension, ``k / (n_per_dim + 1)``, ``k = 1..n``."""
+        k = torch.arange(1, self.n_per_dim + 1, dtype=torch.float64)
+        return (k / (self.n_per_dim + 1)).to(dtype)
 
     def points(self, dtype: torch.dtype = torch.float32) -> Tensor:
-        """All grid points, shape ``(n_per_dim ** n_dims, n_dims)``, values in [0, 1].
-
-        Row ``p`` is grid point ``p`` (row-major: the last dimension varies fastest).
-        """
+        """All grid points, shape ``(n_per_dim ** n_dims, n_dims)`` (row-major)."""
         axes = [self.values(dtype)] * self.n_dims
         mesh = torch.meshgrid(*axes, indexing="ij")
         return torch.stack([m.reshape(-1) for m in mesh], dim=-1)
 
-    # ----------------------------------------------------------------------------- split
-    def split_point_indices(self) -> dict[str, Tensor]:
-        """Grid-point indices of each split: ``{"train", "val", "test"} -> int64 (n_split,)``.
+    def folds(self) -> Tensor:
+        """Fold of every grid point, ``(n_points,)`` int64: ``p mod n_folds``."""
+        return torch.arange(self.n_points) % self.n_folds
 
-        The points are shuffled by ``torch.randperm`` with a ``torch.Generator`` seeded by
-        ``split_seed``; the first ``sizes["train"]`` go to train, the next ``sizes["val"]``
-        to val, the rest to test. Each split's indices are returned sorted. The splits are
-        disjoint, cover all points, and depend only on ``(n_points, fractions, split_seed)``.
-        """
-        gen = torch.Generator().manual_seed(self.split_seed)
-        perm = torch.randperm(self.n_points, generator=gen)
-        sizes = self.split_sizes()
-        out: dict[str, Tensor] = {}
-        start = 0
-        for name in SPLITS:
-            stop = start + sizes[name]
-            out[name] = torch.sort(perm[start:stop]).values
-            start = stop
+    def split_point_indices(self) -> dict[str, Tensor]:
+        """Grid-point indices of each split, increasing: ``{"train", "val", "test"} -> (n,)``."""
+        folds = self.folds()
+        out = {}
+        for split in SPLITS:
+            chosen = torch.tensor(getattr(self, f"{split}_folds"), dtype=torch.int64)
+            out[split] = torch.nonzero(torch.isin(folds, chosen)).flatten()
         return out
 
-    # ----------------------------------------------------------------------------- seeds
     def target_seed(self, point: int, k: int) -> int:
         """Seed of the target of grid point ``point``, seed slot ``k``: ``point * S + k``."""
-        self._check_point_slot(point, k)
-        return point * self.n_seeds + k
-
-    def reconstruction_seed(self, point: int, k: int) -> int:
-        """Seed of the reconstruction: ``n_examples + point * S + k`` (never a target seed)."""
-        return self.n_examples + self.target_seed(point, k)
-
-    def _check_point_slot(self, point: int, k: int) -> None:
         if not 0 <= point < self.n_points:
             raise IndexError(f"point {point} out of range [0, {self.n_points})")
         if not 0 <= k < self.n_seeds:
             raise IndexError(f"seed slot k={k} out of range [0, {self.n_seeds})")
+        return point * self.n_seeds + k
 
 
 class ThetaGridDataset(Dataset[dict[str, Tensor]]):
@@ -203,9 +144,9 @@ class ThetaGridDataset(Dataset[dict[str, Tensor]]):
 
     Example ``i`` is seed slot ``k = i % n_seeds`` of the split's ``i // n_seeds``-th grid
     point (split points in increasing index order). Items are dicts of tensors:
-    ``theta`` (n_dims,) float32, ``seed``, ``seed_hat`` and ``point`` int64 scalars (see
-    the module docstring for the seed layout). Default collation batches them into
-    ``theta`` (B, n_dims) and ``seed`` / ``seed_hat`` / ``point`` (B,).
+    ``theta`` (n_dims,) float32, ``seed`` and ``point`` int64 scalars (see the module
+    docstring). Default collation batches them into ``theta`` (B, n_dims) and
+    ``seed`` / ``point`` (B,).
     """
 
     def __init__(self, grid: ThetaGrid, split: str) -> None:
@@ -240,7 +181,6 @@ class ThetaGridDataset(Dataset[dict[str, Tensor]]):
         return {
             "theta": self._theta[j].clone(),
             "seed": torch.tensor(self.grid.target_seed(point, k), dtype=torch.int64),
-            "seed_hat": torch.tensor(self.grid.reconstruction_seed(point, k), dtype=torch.int64),
             "point": torch.tensor(point, dtype=torch.int64),
         }
 

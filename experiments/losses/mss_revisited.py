@@ -7,13 +7,13 @@ sizes), this variant uses flat-top windows, odd FFT sizes and a log(1 + ·) magn
 compression. Exactly what is computed, for signals ``x_hat`` and ``x``::
 
     for each FFT size n in n_ffts (default 67, 127, 257, 509, 1021, 2053):
-        w     = scipy.signal.windows.flattop(n)        symmetric (scipy default), length n
+        w     = scipy.signal.windows.flattop(n, sym=False)   periodic, length n
         X     = torch.stft(·, n_fft=n, hop_length=n // 2, win_length=n, window=w,
                            center=True, pad_mode="reflect", normalized=False, onesided=True)
         A, B  = log1p(|X(x_hat)| / eps), log1p(|X(x)| / eps)           (batch, C, F, T)
-        d_n   = mean over examples b of  ||A_b - B_b||_p / M ** (1 / p)
-                (the p-norm over all M = C * F * T entries of example b)
-    loss = mean over the FFT sizes of d_n
+        d_n,b = ||A_b - B_b||_p   (the p-norm over all C * F * T entries of example b;
+                                   the Frobenius norm for p = 2)
+    loss = mean over examples b of  sum over the FFT sizes of d_n,b
 
 * ``eps = 1`` (default) gives the paper's ``log(1 + |X|)``. Because
   ``log(eps + |X|) = log(eps) + log1p(|X| / eps)``, the loss is the same whether the
@@ -21,12 +21,9 @@ compression. Exactly what is computed, for signals ``x_hat`` and ``x``::
 * Magnitudes are unnormalised ``torch.stft`` outputs (a full-scale sine gives about
   ``0.108 * n`` at its peak, the flat-top coherent gain being 0.2156), so ``eps`` is on that
   scale.
-* Dividing each example's norm by ``M ** (1/p)`` makes ``d_n`` a generalised mean of the
-  entry-wise differences (the RMS difference for ``p = 2``): it does not grow with the signal
-  length or the number of bins, and averaging over examples makes it independent of the batch
-  size. Each scale therefore carries a comparable weight.
-* A symmetric odd-length window has its peak on the centre sample, so with ``center=True``
-  each frame is centred exactly on its hop position.
+* The norms are not normalised by the number of entries (the published set-up, SPEC §7):
+  finer scales, with more frames, weigh more. Averaging over examples makes the loss
+  independent of the batch size.
 """
 
 from __future__ import annotations
@@ -79,7 +76,9 @@ class MSSRevisitedLoss(nn.Module):
         self.eps = check_positive("eps", eps)
         # Windows are non-persistent buffers: they follow .to() and stay out of checkpoints.
         for i, n in enumerate(self.n_ffts):
-            window = torch.as_tensor(scipy.signal.windows.flattop(n), dtype=torch.float32)
+            window = torch.as_tensor(
+                scipy.signal.windows.flattop(n, sym=False), dtype=torch.float32
+            )
             self.register_buffer(f"window_{i}", window, persistent=False)
 
     @property
@@ -147,10 +146,8 @@ class MSSRevisitedLoss(nn.Module):
         per_scale = []
         for i in range(len(self.n_ffts)):
             diff = self.compressed_magnitude(x_hat, i) - self.compressed_magnitude(x, i)
-            diff = diff.flatten(start_dim=1)  # (batch, M)
-            norm = torch.linalg.vector_norm(diff, ord=self.p, dim=1)
-            per_scale.append((norm / diff.shape[1] ** (1.0 / self.p)).mean())
-        return torch.stack(per_scale).mean()
+            per_scale.append(torch.linalg.vector_norm(diff.flatten(start_dim=1), self.p, dim=1))
+        return torch.stack(per_scale).sum(dim=0).mean()
 
     def extra_repr(self) -> str:
         return f"n_ffts={self.n_ffts}, p={self.p}, eps={self.eps}"

@@ -18,27 +18,36 @@ from torch import Tensor, nn
 __all__ = ["ThetaLoss"]
 
 _KINDS = ("mse", "l1")
+_DIM_REDUCTIONS = ("sum", "mean")
 
 
 class ThetaLoss(nn.Module):
-    """Mean squared (``"mse"``) or mean absolute (``"l1"``) error between θ̂ and θ.
+    """Squared (``"mse"``) or absolute (``"l1"``) error between θ̂ and θ.
 
     Args:
         kind: ``"mse"`` (default) or ``"l1"``.
+        dim_reduction: how the per-dimension errors (each a mean over the batch) are
+            combined: ``"sum"`` (default, the published P-loss: the sum over θ dims of the
+            MSE) or ``"mean"``.
 
     Shapes:
         ``forward(theta_hat, theta)``: two floating tensors of identical shape
-        ``(batch, n_theta)`` (normalised parameters, unitless). Returns a scalar: the mean
-        over all ``batch * n_theta`` entries of the squared / absolute differences.
+        ``(batch, n_theta)`` (normalised parameters, unitless). Returns a scalar.
     """
 
     compares: str = "theta"
 
-    def __init__(self, kind: str = "mse") -> None:
+    def __init__(self, kind: str = "mse", dim_reduction: str = "sum") -> None:
         super().__init__()
         if not isinstance(kind, str) or kind not in _KINDS:
             raise ValueError(f"kind must be one of {', '.join(map(repr, _KINDS))}, got {kind!r}")
+        if not isinstance(dim_reduction, str) or dim_reduction not in _DIM_REDUCTIONS:
+            raise ValueError(
+                f"dim_reduction must be one of {', '.join(map(repr, _DIM_REDUCTIONS))}, "
+                f"got {dim_reduction!r}"
+            )
         self.kind = kind
+        self.dim_reduction = dim_reduction
 
     def forward(self, theta_hat: Tensor, theta: Tensor) -> Tensor:
         """Scalar distance between ``theta_hat`` (prediction) and ``theta`` (target)."""
@@ -57,9 +66,9 @@ class ThetaLoss(nn.Module):
                 f"theta_hat and theta must have the same shape, got {tuple(theta_hat.shape)} "
                 f"and {tuple(theta.shape)}"
             )
-        if self.kind == "mse":
-            return F.mse_loss(theta_hat, theta)
-        return F.l1_loss(theta_hat, theta)
+        error = F.mse_loss if self.kind == "mse" else F.l1_loss
+        per_dim = error(theta_hat, theta, reduction="none").mean(dim=0)
+        return per_dim.sum() if self.dim_reduction == "sum" else per_dim.mean()
 
     def extra_repr(self) -> str:
-        return f"kind={self.kind!r}"
+        return f"kind={self.kind!r}, dim_reduction={self.dim_reduction!r}"

@@ -1,40 +1,39 @@
-"""CNN encoder of the sound-matching experiments (Mitcheltree et al., ICLR 2026, §4 / App.).
+"""CNN encoder of the sound-matching experiments (Mitcheltree et al., ICLR 2026, SPEC §7).
 
 The encoder maps the log1p constant-Q transform (CQT) of a target sound to the synthesiser
 parameters θ̂ ∈ [0, 1]^n_theta, which a (non-deterministic) decoder/synth then renders.
 
-Architecture (exact order used here)::
+Architecture (exact order)::
 
     features (batch, n_bins, n_frames)              log1p-CQT magnitudes, unitless
       -> unsqueeze channel                          (batch, 1, n_bins, n_frames)
-      -> n_blocks × [ Conv2d(k×k, stride 1, "same" padding, `channels` out; the first block
-                     reads 1 input channel)
-                     -> 2×2 max-pool (stride 2, ceil_mode, see below)
-                     -> layer norm over (C, H, W) of each example, per-channel affine
-                     -> PReLU (one slope per channel) ]
+      -> n_blocks × [ layer norm over (H, W) of each channel, no affine parameters
+                     -> Conv2d(k×k, stride 1, "same" padding, `channels` out)
+                     -> max-pool pools[i] (floor: trailing rows/columns are dropped)
+                     -> PReLU (one slope) ]
       -> mean over the remaining (H, W) positions   (batch, channels)
-      -> Linear(channels, latent_dim) -> PReLU      (batch, latent_dim) embedding
+      -> Linear(channels, latent_dim) -> PReLU -> Dropout(dropout)       embedding
       -> per θ dim: Linear(latent_dim, head_hidden) -> PReLU -> Dropout(dropout)
                     -> Linear(head_hidden, 1) -> sigmoid
       -> concatenated                               (batch, n_theta) in [0, 1]
 
-Layer norm: statistics are taken over all (C, H, W) entries of each example (so examples in
-a batch never interact), and the learnable scale/shift is per channel only. This is exactly
-``GroupNorm(1, channels)``; unlike ``LayerNorm((C, H, W))`` its parameter count does not
-depend on the CQT size, so one model accepts any number of bins/frames.
+The layer norm is applied to each block's *input*, so the raw CQT image is normalised too:
+per example and per channel, over the time-frequency plane; loudness does not reach the
+convolutions. Its parameter count does not depend on the CQT size, so one model accepts any
+number of bins/frames.
 
-Max-pool: 2×2 with stride 2 and ``ceil_mode=True`` (an odd trailing row/column is pooled on
-its own rather than dropped, e.g. 129 frames -> 65). Along an axis whose size is already 1
-the pool uses kernel/stride 1 on that axis, so arbitrarily small inputs (down to 1×1) never
-fail: the spatial size simply stops shrinking.
+Max-pool: where an axis is already smaller than its pool size, that axis is pooled over its
+whole extent instead (so small inputs, e.g. the CPU presets' short sounds, never fail: the
+spatial size simply stops shrinking at 1).
 
-Parameter counts (defaults): 610 245 for 2 θ dims (paper ≈604 K) and 660 957 for the
-14-θ TR-808 set-up (paper ≈724 K). Each extra θ head costs 4 226 parameters; the paper's
-≈120 K difference between its two set-ups is not explained by heads of the described size
-(12 × 4 226 ≈ 51 K) and presumably comes from a detail the paper does not specify.
+Parameter counts: 604,106 for the granular/chirplet set-up (2 θ, latent 64, heads 64→32) and
+724,642 for the TR-808 variant (14 θ, pools (2,2),(2,2),(2,3),(3,3),(3,3), latent 128, heads
+128→64, dropout 0.25).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -53,32 +52,44 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
 
 
 class ConvBlock(nn.Module):
-    """One encoder block: conv (same padding) -> 2×2 max-pool -> layer norm -> PReLU.
+    """One encoder block: layer norm over (H, W) -> conv (same) -> max-pool -> PReLU.
 
-    Input ``(batch, in_channels, H, W)``; output ``(batch, out_channels, ceil(H/2),
-    ceil(W/2))`` (an axis of size 1 is left unpooled).
+    Input ``(batch, in_channels, H, W)``; output ``(batch, out_channels, H // ph, W // pw)``
+    with ``(ph, pw) = pool`` (an axis shorter than its pool size is pooled to 1).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, pool: tuple[int, int]
+    ) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(
-            in_channels, out_channels, kernel_size, stride=1, padding=kernel_size // 2
-        )
-        # Layer norm over (C, H, W) of each example with per-channel affine parameters.
-        self.norm = nn.GroupNorm(1, out_channels)
-        self.act = nn.PReLU(out_channels)
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding="same")
+        self.pool_size = pool
+        self.act = nn.PReLU()
 
-    @staticmethod
-    def pool(x: Tensor) -> Tensor:
-        """2×2 max-pool, stride 2, ceil_mode; axes of size 1 are not pooled."""
-        kh = 2 if x.shape[-2] >= 2 else 1
-        kw = 2 if x.shape[-1] >= 2 else 1
-        if kh == 1 and kw == 1:
+    def pool(self, x: Tensor) -> Tensor:
+        kernel = (min(self.pool_size[0], x.shape[-2]), min(self.pool_size[1], x.shape[-1]))
+        if kernel == (1, 1):
             return x
-        return F.max_pool2d(x, kernel_size=(kh, kw), stride=(kh, kw), ceil_mode=True)
+        return F.max_pool2d(x, kernel_size=kernel, stride=kernel)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.act(self.norm(self.pool(self.conv(x))))
+        x = F.layer_norm(x, x.shape[-2:])
+        return self.act(self.pool(self.conv(x)))
+
+
+def _check_pools(pools: object, n_blocks: int) -> list[tuple[int, int]]:
+    if isinstance(pools, (str, bytes)) or not isinstance(pools, Sequence):
+        raise TypeError(f"pools must be a sequence of (height, width) pairs, got {pools!r}")
+    if len(pools) != n_blocks:
+        raise ValueError(f"pools must have n_blocks = {n_blocks} entries, got {len(pools)}")
+    out = []
+    for i, pool in enumerate(pools):
+        if isinstance(pool, (str, bytes)) or not isinstance(pool, Sequence) or len(pool) != 2:
+            raise TypeError(f"pools[{i}] must be a (height, width) pair, got {pool!r}")
+        out.append(
+            (check_int(f"pools[{i}][0]", pool[0], 1), check_int(f"pools[{i}][1]", pool[1], 1))
+        )
+    return out
 
 
 class CNNEncoder(nn.Module):
@@ -90,17 +101,18 @@ class CNNEncoder(nn.Module):
         n_blocks: number of conv blocks (paper: 5).
         channels: conv channels of every block (paper: 128).
         kernel_size: odd conv kernel size, stride 1 with "same" padding (paper: 3).
-        latent_dim: size of the dense embedding after mean-pooling (paper: 64).
-        head_hidden: hidden width of each per-θ MLP head.
-        dropout: dropout probability in each head, in [0, 1) (paper: 0.5).
+        pools: ``n_blocks`` max-pool sizes ``(height, width)``; ``None`` is ``(2, 2)`` for
+            every block (granular/chirplet).
+        latent_dim: size of the dense embedding after mean-pooling (paper: 64; TR-808: 128).
+        head_hidden: hidden width of each per-θ head (paper: 32; TR-808: 64).
+        dropout: dropout probability after the embedding and in each head, in [0, 1)
+            (paper: 0.5; TR-808: 0.25).
 
     Shapes:
         ``forward(features)``: ``features`` is the log1p-CQT magnitude (unitless) of shape
         ``(batch, n_bins, n_frames)`` or ``(batch, 1, n_bins, n_frames)``, e.g. 60 × 129
         (5 octaves × 12 bins, N = 32768 at hop 256) or 108 × 173 (9 octaves, TR-808).
         Returns ``(batch, n_theta)`` normalised parameters in [0, 1] (sigmoid outputs).
-        Any ``n_bins, n_frames >= 1`` is accepted; the parameter count does not depend
-        on them.
     """
 
     def __init__(
@@ -109,8 +121,9 @@ class CNNEncoder(nn.Module):
         n_blocks: int = 5,
         channels: int = 128,
         kernel_size: int = 3,
+        pools: Sequence[Sequence[int]] | None = None,
         latent_dim: int = 64,
-        head_hidden: int = 64,
+        head_hidden: int = 32,
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
@@ -120,6 +133,7 @@ class CNNEncoder(nn.Module):
         self.kernel_size = check_int("kernel_size", kernel_size, 1)
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd (same padding), got {kernel_size}")
+        self.pools = _check_pools([(2, 2)] * n_blocks if pools is None else pools, n_blocks)
         self.latent_dim = check_int("latent_dim", latent_dim, 1)
         self.head_hidden = check_int("head_hidden", head_hidden, 1)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
@@ -129,9 +143,14 @@ class CNNEncoder(nn.Module):
         self.dropout = float(dropout)
 
         self.blocks = nn.Sequential(
-            *[ConvBlock(1 if i == 0 else channels, channels, kernel_size) for i in range(n_blocks)]
+            *[
+                ConvBlock(1 if i == 0 else channels, channels, kernel_size, pool)
+                for i, pool in enumerate(self.pools)
+            ]
         )
-        self.embed = nn.Sequential(nn.Linear(channels, latent_dim), nn.PReLU())
+        self.embed = nn.Sequential(
+            nn.Linear(channels, latent_dim), nn.PReLU(), nn.Dropout(self.dropout)
+        )
         self.heads = nn.ModuleList(
             nn.Sequential(
                 nn.Linear(latent_dim, head_hidden),

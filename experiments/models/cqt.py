@@ -14,10 +14,10 @@ output scaling (× sqrt(kernel length)), kernels centred on each frame and refle
 half the longest kernel at both ends. Bin ``k`` is centred at ``fmin * 2 ** (k /
 bins_per_octave)`` Hz.
 
-Default ``fmin``: the top octave ends exactly at Nyquist, ``fmin = (sr / 2) / 2 ** n_octaves``
-(128 Hz for 8192 Hz and 5 octaves, bin centres 128 Hz ... 3866 Hz). This uses the whole band the
-synths can produce without any bin lying above Nyquist; an explicit ``fmin`` must satisfy
-``fmin * 2 ** n_octaves <= sr / 2`` for the same reason.
+Default ``fmin``: ``0.4 * sr / 2 ** n_octaves``, the published set-up's rule (102.4 Hz for
+8192 Hz and 5 octaves, bin centres 102.4 Hz ... 3093 Hz; 34.45 Hz for 9 octaves at 44.1 kHz):
+the top octave ends at 0.4 sr, below Nyquist. An explicit ``fmin`` must satisfy
+``fmin * 2 ** n_octaves <= sr / 2`` so that no bin lies above Nyquist.
 
 Two deliberate departures from calling nnAudio as-is:
 
@@ -53,9 +53,9 @@ class CQTFeatures(nn.Module):
         n_octaves: number of octaves analysed (paper: 5 for granular/chirplet, 9 for TR-808).
         bins_per_octave: CQT bins per octave (paper: 12).
         hop_length: frame hop in samples (paper: 256).
-        fmin: centre frequency of the lowest bin in Hz; ``None`` (default) puts the top of the
-            last octave at Nyquist, ``fmin = sr / 2 / 2 ** n_octaves`` (128 Hz for the
-            defaults). Must satisfy ``fmin * 2 ** n_octaves <= sr / 2``.
+        fmin: centre frequency of the lowest bin in Hz; ``None`` (default) is
+            ``0.4 * sr / 2 ** n_octaves`` (102.4 Hz for the defaults). Must satisfy
+            ``fmin * 2 ** n_octaves <= sr / 2``.
         eps: magnitude scale of the log compression (unitless, > 0): magnitudes well below
             ``eps`` are mapped near-linearly, those above it logarithmically.
 
@@ -83,7 +83,7 @@ class CQTFeatures(nn.Module):
         self.hop_length = check_int("hop_length", hop_length, 1)
         nyquist = self.sr / 2
         if fmin is None:
-            fmin = nyquist / 2**self.n_octaves
+            fmin = 0.4 * self.sr / 2**self.n_octaves
         self.fmin = check_positive("fmin", fmin)
         # Relative tolerance so that the default (exactly at Nyquist) never fails on rounding.
         if self.fmin * 2**self.n_octaves > nyquist * (1 + 1e-9):

@@ -42,6 +42,7 @@ LOSS_TARGETS = {
     "mss_log_linear": "auraloss.freq.MultiResolutionSTFTLoss",
     "mss_random": "auraloss.freq.RandomResolutionSTFTLoss",
     "mss_revisited": "experiments.losses.mss_revisited.MSSRevisitedLoss",
+    "mss_sc_log": "auraloss.freq.MultiResolutionSTFTLoss",
     "ploss": "experiments.losses.theta_loss.ThetaLoss",
     "scrapl": SCRAPL,
     "scrapl_no_theta_is": SCRAPL,
@@ -164,7 +165,9 @@ def _check_common(cfg: DictConfig, experiment: str, loss: str, run_dir: Path) ->
         assert tis._target_ == "experiments.callbacks.theta_is.ThetaIS"
         assert tis.n_examples == cfg.theta_is.n_examples
         assert tis.batch_size == cfg.data.batch_size and tis.n_iter == cfg.theta_is.n_iter
-        assert tis.save_dir == str(run_dir / "theta_is")
+        assert tis.run_dir == str(run_dir / "theta_is")
+        assert tis.cache_dir == cfg.theta_is.cache_dir == f"{cfg.paths.out_dir}/theta_is"
+        assert tis.label == f"{experiment}_{cfg.theta_is.label.split('_')[-2]}_seed{cfg.seed}"
         assert cfg.loss.probs_path is None
     # JTFS parameters come from cfg.jtfs, the length from the synth.
     if cfg.loss._target_ in (SCRAPL, JTFS):
@@ -177,8 +180,11 @@ def _check_common(cfg: DictConfig, experiment: str, loss: str, run_dir: Path) ->
         assert cfg.loss.n_theta == cfg.n_theta == len(cfg.theta_names)
         assert cfg.loss.seed == cfg.seed
     if loss == "mss_random":
-        # auraloss draws FFT sizes up to max_fft_size / 2 and needs N > max_fft_size.
-        assert cfg.loss.max_fft_size == cfg.max_fft_size == cfg.synth.n_samples // 2
+        # auraloss draws powers of two below max_fft_size and needs N > max_fft_size.
+        assert cfg.loss.max_fft_size == cfg.max_fft_size == cfg.synth.n_samples - 1
+    # SPEC §7: gradients x 1e8 before AdamW for the full JTFS and plain SCRAPL only.
+    assert cfg.module.grad_mult == (1.0e8 if loss in ("jtfs", "scrapl_plain") else 1.0)
+    assert cfg.module.seed == cfg.seed
     # The rest of the run is wired to the experiment.
     assert cfg.experiment_name == experiment
     assert cfg.n_theta == 2 == cfg.model.net.n_theta == cfg.data.n_dims
@@ -190,9 +196,8 @@ def _check_common(cfg: DictConfig, experiment: str, loss: str, run_dir: Path) ->
     assert cfg.trainer.default_root_dir == str(run_dir)
     assert cfg.trainer.accelerator == "cpu" and cfg.trainer.accumulate_grad_batches == 1
     assert cfg.logger.csv.save_dir == str(run_dir)
-    assert cfg.callbacks.model_checkpoint.monitor == "val/theta_l1"
+    assert cfg.callbacks.model_checkpoint.monitor == "val/loss"  # SPEC §7
     assert cfg.callbacks.model_checkpoint.dirpath == str(run_dir / "checkpoints")
-    assert cfg.callbacks.model_checkpoint.monitor == "val/theta_l1"
     assert cfg.callbacks.last_checkpoint.filename == "last"
     assert cfg.callbacks.last_checkpoint.monitor is None
     expected_synth = "granular" if experiment == "granular" else "chirplet"
@@ -210,9 +215,12 @@ def _check_paper(cfg: DictConfig, experiment: str) -> None:
         assert cfg.jtfs[k] == v, k
     assert cfg.synth.n_samples == 32768 and cfg.synth.sr == 8192
     assert cfg.data.batch_size == 32
-    assert (cfg.data.n_per_dim, cfg.data.n_seeds) == (32, 5)
-    assert list(cfg.data.fractions) == [0.6, 0.2, 0.2]
+    assert (cfg.data.n_per_dim, cfg.data.n_seeds, cfg.data.n_folds) == (32, 5, 5)
+    assert (list(cfg.data.train_folds), list(cfg.data.val_folds)) == ([0, 1, 2], [3])
+    assert list(cfg.data.test_folds) == [4] and cfg.data.drop_last is True
     assert cfg.model.net.channels == 128 and cfg.model.net.dropout == 0.5
+    assert (cfg.model.net.latent_dim, cfg.model.net.head_hidden) == (64, 32)
+    assert cfg.model.features.fmin is None  # 0.4 sr / 2**n_octaves
     if experiment == "granular":
         assert cfg.lr == 1.0e-5 and cfg.optimizer.lr == 1.0e-5
         assert cfg.trainer.max_epochs == 200
@@ -298,9 +306,9 @@ def test_presets_shrink_the_paper_setup(composer) -> None:
         cfg = composer(*_base("granular", "scrapl", preset))
         assert cfg.synth.n_samples < paper.synth.n_samples
         # Untouched by the presets: the synth's sound and the paper's seeds / split seed.
-        for key in ("synth.sr", "synth.n_grains", "seed", "data.split_seed", "weight_decay"):
+        for key in ("synth.sr", "synth.n_grains", "seed", "data.n_folds", "weight_decay"):
             assert _get(cfg, key) == _get(paper, key), (preset, key)
-        assert cfg.max_fft_size == cfg.synth.n_samples // 2, preset
+        assert cfg.max_fft_size == cfg.synth.n_samples - 1, preset
         assert cfg.lr == preset_values(preset)["lr"] != paper.lr
 
 
@@ -520,7 +528,7 @@ def test_instantiate_paper_granular_losses(composer, loss, paper_built) -> None:
     # The paper's module and optimizer (only the loss configs differ between these runs).
     synth = built(cfg.synth)
     model = built(cfg.model)
-    assert sum(p.numel() for p in model.parameters()) > 500_000  # ~610 K weights
+    assert sum(p.numel() for p in model.parameters()) == 604_106  # SPEC §7
     module = SoundMatching(synth, model, obj, built(cfg.optimizer), cfg.theta_names)
     opt = module.configure_optimizers()
     expected = torch.optim.SGD if loss in P_ADAM_LOSSES else torch.optim.AdamW

@@ -32,8 +32,9 @@ def _sine(f: float, n: int, sr: int = SR, phase: float = 0.3) -> torch.Tensor:
 
 
 def test_paper_shape_and_defaults(cqt):
-    assert cqt.fmin == 128.0  # top octave ends at Nyquist: 4096 / 2**5
-    assert cqt.fmin * 2**cqt.n_octaves == SR / 2
+    assert cqt.fmin == pytest.approx(102.4)  # 0.4 sr / 2**5 (SPEC §7)
+    assert cqt.fmin * 2**cqt.n_octaves == pytest.approx(0.4 * SR)
+    assert CQTFeatures(sr=44100, n_octaves=9).fmin == pytest.approx(34.453125)
     assert cqt.n_bins == 60
     x = torch.randn(2, 1, 32768)
     y = cqt(x)
@@ -46,14 +47,14 @@ def test_paper_shape_and_defaults(cqt):
 
 def test_matches_nnaudio_magnitude(cqt):
     x = torch.randn(2, 8192)
-    ref = CQT1992v2(sr=SR, hop_length=256, fmin=128.0, n_bins=60, verbose=False)(x)
+    ref = CQT1992v2(sr=SR, hop_length=256, fmin=102.4, n_bins=60, verbose=False)(x)
     torch.testing.assert_close(cqt(x), torch.log1p(ref / cqt.eps), rtol=1e-5, atol=1e-5)
 
 
 def test_frequencies(cqt):
     f = cqt.frequencies
     assert f.shape == (60,)
-    assert f[0] == 128.0 and f[12] == pytest.approx(256.0)
+    assert f[0] == pytest.approx(102.4) and f[12] == pytest.approx(204.8)
     assert f[-1] < SR / 2
 
 

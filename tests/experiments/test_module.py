@@ -14,6 +14,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from experiments.data.recon_seeds import RECON_SEED_OFFSET, reconstruction_seeds
 from experiments.losses.theta_loss import ThetaLoss
 from experiments.module import SoundMatching, theta_l1_permille
 from scrapl import SCRAPLLoss
@@ -31,7 +32,7 @@ class CountingSynth(nn.Module):
     def forward(self, theta: Tensor, seed: Tensor) -> Tensor:
         self.calls.append(seed.clone())
         t = torch.arange(N, dtype=theta.dtype) / N
-        phase = (seed.to(theta.dtype) * 0.1)[:, None]
+        phase = ((seed % 997).to(theta.dtype) * 0.1)[:, None]  # seeds can be ~2**40
         freq = 8.0 + 40.0 * theta[:, :1]
         x = (0.2 + theta[:, 1:2]) * torch.sin(2 * math.pi * freq * t + phase)
         return x.unsqueeze(1)
@@ -75,12 +76,12 @@ def make(loss: nn.Module | None = None, optimizer=sgd, **kw) -> SoundMatching:
 def batch(b: int = 4, offset: int = 0) -> dict[str, Tensor]:
     g = torch.Generator().manual_seed(offset)
     seed = torch.arange(b) + offset
-    return {
-        "theta": torch.rand(b, 2, generator=g),
-        "seed": seed,
-        "seed_hat": seed + 1000,
-        "point": seed,
-    }
+    return {"theta": torch.rand(b, 2, generator=g), "seed": seed, "point": seed}
+
+
+def seed_hat(module: SoundMatching, b: dict[str, Tensor], stage: str) -> list[int]:
+    """The reconstruction seeds the module must use (epoch 0: no trainer)."""
+    return reconstruction_seeds(module.seed, stage, 0, b["seed"]).tolist()
 
 
 @pytest.fixture
@@ -127,7 +128,8 @@ def test_logged_metrics(logged, stage) -> None:
     assert logged[f"{stage}/theta_l1_pitch"][0] == pytest.approx(per_dim[0].item(), rel=1e-5)
     assert logged[f"{stage}/theta_l1_level"][0] == pytest.approx(per_dim[1].item(), rel=1e-5)
     assert logged[f"{stage}/loss"][0] == pytest.approx(loss.item())
-    assert loss.item() == pytest.approx(((theta_hat - b["theta"]) ** 2).mean().item(), rel=1e-5)
+    expected = ((theta_hat - b["theta"]) ** 2).mean(0).sum()  # the P-loss sums over θ dims
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     kw = logged[f"{stage}/theta_l1"][1]
     assert kw["on_step"] == (stage == "train") and kw["on_epoch"] == (stage != "train")
     assert kw["batch_size"] == 4
@@ -153,7 +155,8 @@ def test_theta_loss_does_not_render_x_hat_in_training(logged) -> None:
     # The first validation batch renders x̂ (with the reconstruction seeds) for the callbacks.
     module.synth.calls.clear()
     module.validation_step(b, 0)
-    assert [c.tolist() for c in module.synth.calls] == [b["seed"].tolist(), b["seed_hat"].tolist()]
+    expected = [b["seed"].tolist(), seed_hat(module, b, "val")]
+    assert [c.tolist() for c in module.synth.calls] == expected
     assert module.val_examples["x_hat"].shape == (4, 1, N)
 
 
@@ -161,7 +164,9 @@ def test_audio_loss_renders_with_the_other_seed(logged) -> None:
     module = make(AudioL1(), n_val_examples=3)
     b = batch()
     module.training_step(b, 0)
-    assert [c.tolist() for c in module.synth.calls] == [b["seed"].tolist(), b["seed_hat"].tolist()]
+    expected = [b["seed"].tolist(), seed_hat(module, b, "train")]
+    assert [c.tolist() for c in module.synth.calls] == expected
+    assert min(expected[1]) >= RECON_SEED_OFFSET  # never a target seed
     module.validation_step(b, 0)
     ex = module.val_examples
     assert set(ex) == {"x", "x_hat", "theta", "theta_hat"}
@@ -207,7 +212,7 @@ def test_scrapl_evaluation_leaves_the_training_sampler_alone(logged) -> None:
 
 
 def _grads_after_hook(module: SoundMatching, accumulate: int = 1) -> tuple[list, list]:
-    module.trainer = SimpleNamespace(accumulate_grad_batches=accumulate)
+    module.trainer = SimpleNamespace(accumulate_grad_batches=accumulate, current_epoch=0)
     module.setup("fit")
     opt = module.configure_optimizers()
     module.train()
@@ -251,6 +256,23 @@ def test_no_transform_without_pathwise_loss(logged, monkeypatch, kind) -> None:
     assert calls == []
     if kind == "plain_scrapl":
         assert loss._params == []  # not attached
+
+
+@pytest.mark.parametrize("kind", ["plain_scrapl", "audio"])
+def test_grad_mult_scales_the_gradients_before_the_optimizer(logged, kind) -> None:
+    make_loss = {"plain_scrapl": lambda: scrapl_loss(use_p_adam=False, use_p_saga=False)}
+    loss = make_loss.get(kind, AudioL1)()
+    raw, out = _grads_after_hook(make(loss, grad_mult=1e8))
+    for g, h in zip(raw, out, strict=True):
+        torch.testing.assert_close(h, 1e8 * g, rtol=1e-6, atol=0)
+        assert h.abs().max() > 0
+
+
+def test_grad_mult_refused_with_pathwise_losses() -> None:
+    with pytest.raises(ValueError, match="grad_mult must be 1 with SCRAPLLoss"):
+        make(scrapl_loss(), grad_mult=1e8)
+    with pytest.raises(ValueError, match="grad_mult"):
+        make(AudioL1(), grad_mult=0.0)
 
 
 def test_setup_attaches_once_per_fit_and_refuses_accumulation() -> None:

@@ -68,12 +68,12 @@ def runs(request, tmp_path_factory) -> Runs:
     train_fn = load_train_script().train
     overrides = [*RUN, f"loss={loss}"]
     if loss == "scrapl":
-        # A and B share one warmup folder: B re-reads the values A computed (same seed, same
-        # initial weights), which saves a second warmup.
+        # A and B share one warmup cache: B re-reads the values A computed (same seed, same
+        # initial weights, so the same warmup folder), which saves a second warmup.
         overrides += [
             "theta_is.n_examples=1",
             "theta_is.n_iter=1",
-            f"callbacks.theta_is.save_dir='{root / 'theta_is'}'",
+            f"theta_is.cache_dir='{root / 'theta_is'}'",
         ]
     a, b, c = root / "a", root / "b", root / "c"
     warmups: list[str] = []
@@ -83,7 +83,7 @@ def runs(request, tmp_path_factory) -> Runs:
     real = theta_is_callback.run_theta_is
 
     def counting(*args, **kwargs):
-        warmups.append(str(kwargs["save_dir"]))
+        warmups.append(str(args[3].save_dir))
         return real(*args, **kwargs)
 
     mp.setattr(theta_is_callback, "run_theta_is", counting)
@@ -91,8 +91,8 @@ def runs(request, tmp_path_factory) -> Runs:
         cfg_a = _train([*overrides, "trainer.max_epochs=2"], a, train_fn)
         _train([*overrides, "trainer.max_epochs=1"], b, train_fn)
         resume = [f"ckpt_path='{b / 'checkpoints' / 'last.ckpt'}'", "trainer.max_epochs=2"]
-        if loss == "scrapl":  # the resumed run's own warmup folder, which must stay unused
-            resume.append(f"callbacks.theta_is.save_dir='{c / 'theta_is'}'")
+        if loss == "scrapl":  # another warmup cache, which must stay unused
+            resume.append(f"theta_is.cache_dir='{c / 'theta_is_cache'}'")
         cfg_c = _train([*overrides, *resume], c, train_fn)
     finally:
         mp.undo()
@@ -148,11 +148,16 @@ def test_resume_bookkeeping(runs: Runs) -> None:
     assert a["state_dict"].keys() == c["state_dict"].keys()
     assert set(c["rng_state"]) >= {"torch", "numpy", "python"}
     # Resuming does not re-run the θ-IS warmup: π comes from the checkpoint.
-    assert not (runs.c / "theta_is").exists()
+    assert not (runs.c / "theta_is").exists() and not (runs.c / "theta_is_cache").exists()
     assert all(not w.startswith(str(runs.c)) for w in runs.warmups)
     if runs.loss == "scrapl":
-        assert runs.warmups == [str(runs.root / "theta_is")] * 2  # A computed, B re-read
-        assert (runs.root / "theta_is" / "probs.pt").is_file()
+        (warm_dir,) = (runs.root / "theta_is").iterdir()
+        assert runs.warmups == [str(warm_dir)] * 2  # A computed, B re-read
+        assert (warm_dir / "probs.pt").is_file()
+        for run in (runs.a, runs.b):  # each run folder keeps a copy of π
+            assert (run / "theta_is" / "probs.pt").read_bytes() == (
+                warm_dir / "probs.pt"
+            ).read_bytes()
         extra_a = a["state_dict"]["loss._extra_state"]
         extra_b = b["state_dict"]["loss._extra_state"]
         extra_c = c["state_dict"]["loss._extra_state"]

@@ -14,8 +14,8 @@ from torch.utils.data import DataLoader, Dataset
 
 import experiments.callbacks.theta_is as callback_mod
 from experiments.callbacks.theta_is import ThetaIS
-from experiments.data.theta_grid import ThetaGrid, ThetaGridDataset
-from experiments.theta_is import run_theta_is, warmup_batches, warmup_indices
+from experiments.data.recon_seeds import reconstruction_seeds
+from experiments.theta_is import prepare_warmup, run_theta_is, warmup_batches
 from scrapl import SCRAPLLoss
 from scrapl.warmup_store import PROBS_NAME
 
@@ -75,7 +75,7 @@ class AlwaysDropoutEncoder(TinyEncoder):
 
 
 class TinyDataset(Dataset):
-    """Items as in ThetaGridDataset: theta (n_theta,), seed / seed_hat / point int64."""
+    """Items as in ThetaGridDataset: theta (n_theta,), seed / point int64."""
 
     def __init__(self, n: int = 12) -> None:
         self.theta = torch.rand(n, N_THETA, generator=torch.Generator().manual_seed(1))
@@ -84,13 +84,25 @@ class TinyDataset(Dataset):
         return self.theta.shape[0]
 
     def __getitem__(self, i: int) -> dict[str, Tensor]:
-        n = len(self)
         return {
             "theta": self.theta[i].clone(),
             "seed": torch.tensor(i, dtype=torch.int64),
-            "seed_hat": torch.tensor(n + i, dtype=torch.int64),
             "point": torch.tensor(i, dtype=torch.int64),
         }
+
+
+def tiny_order(n: int) -> list[int]:
+    return torch.randperm(n, generator=torch.Generator().manual_seed(5)).tolist()
+
+
+def prepare(loss, encoder, synth, dataset, n_examples, batch_size, cache_dir, **kwargs):
+    kw = dict(run_seed=0, label="tiny", n_iter=2)
+    kw.update(kwargs)
+    order = kw.pop("order", tiny_order(len(dataset)))
+    return prepare_warmup(
+        loss, encoder, synth, dataset, order, n_examples=n_examples, batch_size=batch_size,
+        cache_dir=cache_dir, **kw,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -114,78 +126,72 @@ def hvp_counter(monkeypatch):
     return calls
 
 
-# -- warmup_indices ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("n_items", [1, 2, 7, 10, 33, 1000])
-def test_warmup_indices_spread_unique_deterministic(n_items):
-    for k in {k for k in (1, 2, 3, n_items // 2, n_items - 1, n_items) if 1 <= k <= n_items}:
-        idxs = warmup_indices(n_items, k)
-        assert len(idxs) == k == len(set(idxs))
-        assert idxs == sorted(idxs) and 0 <= idxs[0] and idxs[-1] < n_items
-        assert idxs == warmup_indices(n_items, k)
-        if k > 1:
-            assert idxs[0] == 0 and idxs[-1] == n_items - 1
-            step = (n_items - 1) / (k - 1)
-            for i, j in enumerate(idxs):
-                assert abs(j - i * step) <= 0.5
-    assert warmup_indices(5, 5) == [0, 1, 2, 3, 4]
-    assert warmup_indices(10, 4) == [0, 3, 6, 9]
-    assert warmup_indices(9, 3) == [0, 4, 8]
-
-
-def test_warmup_indices_errors():
-    with pytest.raises(ValueError, match="n_examples"):
-        warmup_indices(5, 6)
-    with pytest.raises(ValueError, match="n_examples"):
-        warmup_indices(5, 0)
-    with pytest.raises(ValueError, match="n_items"):
-        warmup_indices(0, 1)
-    with pytest.raises(TypeError, match="n_examples"):
-        warmup_indices(5, 2.0)
-
-
 # -- warmup_batches ------------------------------------------------------------------------
 
 
-def test_warmup_batches_sizes_and_audio():
+def test_warmup_batches_are_the_first_training_batches():
     dataset, synth = TinyDataset(12), TinySynth()
-    theta_kw, synth_kw = warmup_batches(dataset, synth, n_examples=7, batch_size=3)
+    order = tiny_order(12)
+    theta_kw, synth_kw = warmup_batches(dataset, synth, order, 7, 3, run_seed=4)
     assert [kw["x"].shape for kw in theta_kw] == [(3, 1, N), (3, 1, N), (1, 1, N)]
-    assert len(synth_kw) == 3
-    idxs = warmup_indices(12, 7)
     flat_x = torch.cat([kw["x"] for kw in theta_kw])
     flat_seed_hat = torch.cat([kw["seed"] for kw in synth_kw])
-    for row, i in enumerate(idxs):
+    seeds = torch.tensor(order[:7])  # TinyDataset's target seed is the index
+    # The reconstruction seeds are those of the training step of epoch 0.
+    assert torch.equal(flat_seed_hat, reconstruction_seeds(4, "train", 0, seeds))
+    for row, i in enumerate(order[:7]):
         item = dataset[i]
-        expected = synth(item["theta"][None], item["seed"][None])
-        assert torch.equal(flat_x[row : row + 1], expected)
-        assert flat_seed_hat[row] == item["seed_hat"]
-    assert flat_seed_hat.dtype == torch.int64
+        assert torch.equal(flat_x[row : row + 1], synth(item["theta"][None], item["seed"][None]))
     assert all(not kw["x"].requires_grad for kw in theta_kw)
     assert set(theta_kw[0]) == {"x"} and set(synth_kw[0]) == {"seed"}
-
-
-def test_warmup_batches_theta_grid_items():
-    grid = ThetaGrid(n_per_dim=3, n_dims=N_THETA, n_seeds=2, fractions=(1.0, 0.0, 0.0))
-    dataset = ThetaGridDataset(grid, "train")
-    theta_kw, synth_kw = warmup_batches(dataset, TinySynth(), n_examples=5, batch_size=4)
-    assert [kw["x"].shape[0] for kw in theta_kw] == [4, 1]
-    seeds_hat = torch.cat([kw["seed"] for kw in synth_kw])
-    expected = [dataset[i]["seed_hat"] for i in warmup_indices(len(dataset), 5)]
-    assert seeds_hat.tolist() == [int(s) for s in expected]
 
 
 def test_warmup_batches_errors():
     dataset, synth = TinyDataset(4), TinySynth()
     with pytest.raises(ValueError, match="n_examples"):
-        warmup_batches(dataset, synth, n_examples=5, batch_size=2)
+        warmup_batches(dataset, synth, range(4), 5, 2, 0)
     with pytest.raises(ValueError, match="batch_size"):
-        warmup_batches(dataset, synth, n_examples=2, batch_size=0)
+        warmup_batches(dataset, synth, range(4), 2, 0, 0)
     with pytest.raises(TypeError, match="dataset"):
-        warmup_batches(object(), synth, n_examples=2, batch_size=2)
-    with pytest.raises(ValueError, match="seed_hat"):
-        warmup_batches([{"theta": torch.zeros(2), "seed": 0}], synth, 1, 1)
+        warmup_batches(object(), synth, range(4), 2, 2, 0)
+    with pytest.raises(ValueError, match="seed"):
+        warmup_batches([{"theta": torch.zeros(2)}], synth, [0], 1, 1, 0)
+
+
+# -- prepare_warmup: one directory per set-up ------------------------------------------------
+
+
+def test_warmup_dir_is_keyed_by_what_determines_the_result(tmp_path, loss):
+    dataset, synth = TinyDataset(8), TinySynth()
+    base = prepare(loss, TinyEncoder(), synth, dataset, 4, 2, tmp_path)
+    assert base.save_dir.parent == tmp_path and base.save_dir.name.startswith("tiny_")
+    again = prepare(loss, TinyEncoder(), TinySynth(), TinyDataset(8), 4, 2, tmp_path)
+    assert again.save_dir == base.save_dir  # same set-up, rebuilt from scratch: same folder
+    changed = {
+        "encoder weights": prepare(loss, TinyEncoder(seed=1), synth, dataset, 4, 2, tmp_path),
+        "n_iter": prepare(loss, TinyEncoder(), synth, dataset, 4, 2, tmp_path, n_iter=3),
+        "examples": prepare(loss, TinyEncoder(), synth, dataset, 6, 2, tmp_path),
+        "order": prepare(loss, TinyEncoder(), synth, dataset, 4, 2, tmp_path, order=range(8)),
+        "run seed": prepare(loss, TinyEncoder(), synth, dataset, 4, 2, tmp_path, run_seed=1),
+        "encoder config": prepare(loss, TinyEncoder(dropout=0.1), synth, dataset, 4, 2, tmp_path),
+        "loss": prepare(make_loss(J_fr=2), TinyEncoder(), synth, dataset, 4, 2, tmp_path),
+    }
+    names = {k: v.save_dir.name for k, v in changed.items()}
+    assert base.save_dir.name not in names.values(), names
+    assert len(set(names.values())) == len(names), names
+    assert not any(tmp_path.iterdir())  # preparing writes nothing
+
+
+def test_prepare_warmup_argument_errors(tmp_path, loss):
+    encoder, synth, dataset = TinyEncoder(), TinySynth(), TinyDataset(4)
+    with pytest.raises(TypeError, match="warmup_lc_hvp"):
+        prepare(nn.L1Loss(), encoder, synth, dataset, 2, 2, tmp_path)
+    with pytest.raises(TypeError, match="encoder"):
+        prepare(loss, lambda x: x, synth, dataset, 2, 2, tmp_path)
+    with pytest.raises(ValueError, match="trainable"):
+        prepare(loss, TinyEncoder().requires_grad_(False), synth, dataset, 2, 2, tmp_path)
+    with pytest.raises(ValueError, match="label"):
+        prepare(loss, encoder, synth, dataset, 2, 2, tmp_path, label="a/b")
 
 
 # -- run_theta_is --------------------------------------------------------------------------
@@ -197,7 +203,8 @@ def test_run_theta_is_sets_probs_resumes_and_restores_modes(tmp_path, hvp_counte
     encoder.train()
     encoder.net[0].eval()  # a submodule deliberately in eval mode stays so
     synth.train()
-    probs = run_theta_is(loss, encoder, synth, dataset, 4, 2, tmp_path, n_iter=3)
+    warm = prepare(loss, encoder, synth, dataset, 4, 2, tmp_path, n_iter=3)
+    probs = run_theta_is(loss, encoder, synth, warm, n_iter=3)
     assert hvp_counter == list(range(loss.n_paths))  # one power iteration run per path
 
     assert probs is not None and probs.shape == (loss.n_paths,)
@@ -205,17 +212,19 @@ def test_run_theta_is_sets_probs_resumes_and_restores_modes(tmp_path, hvp_counte
     assert math.isclose(float(probs.sum()), 1.0, rel_tol=0, abs_tol=1e-12)
     assert float(probs.max() - probs.min()) > 1e-3  # not uniform
     # probs.pt holds π before the floor; the loss applies min_prob_frac f: (1 - f) π + f / P.
-    saved = torch.load(tmp_path / PROBS_NAME, weights_only=True)
+    saved = torch.load(warm.save_dir / PROBS_NAME, weights_only=True)
     f, n_paths = 0.2, loss.n_paths
     torch.testing.assert_close(probs, (1 - f) * saved + f / n_paths, rtol=0, atol=1e-15)
     # Modes restored, per submodule.
     assert encoder.training and not encoder.net[0].training and encoder.net[2].training
     assert synth.training
 
-    # Same save_dir: every value is read back, no new power iteration, same π.
+    # Same set-up: every value is read back, no new power iteration, same π.
     hvp_counter.clear()
     other = make_loss(min_prob_frac=0.2)
-    assert torch.equal(run_theta_is(other, encoder, synth, dataset, 4, 2, tmp_path, 3), probs)
+    warm2 = prepare(other, encoder, synth, dataset, 4, 2, tmp_path, n_iter=3)
+    assert warm2.save_dir == warm.save_dir
+    assert torch.equal(run_theta_is(other, encoder, synth, warm2, n_iter=3), probs)
     assert hvp_counter == []
     assert torch.equal(other.probs, probs)
 
@@ -224,34 +233,25 @@ def test_run_theta_is_partial_then_complete(tmp_path, hvp_counter):
     loss = make_loss()
     encoder, synth, dataset = TinyEncoder(), TinySynth(), TinyDataset(6)
     uniform = loss.probs.clone()
-    assert run_theta_is(loss, encoder, synth, dataset, 2, 2, tmp_path, 2, end_path_idx=2) is None
-    assert torch.equal(loss.probs, uniform) and not (tmp_path / PROBS_NAME).exists()
+    warm = prepare(loss, encoder, synth, dataset, 2, 2, tmp_path)
+    assert run_theta_is(loss, encoder, synth, warm, 2, end_path_idx=2) is None
+    assert torch.equal(loss.probs, uniform) and not (warm.save_dir / PROBS_NAME).exists()
     assert hvp_counter == [0, 1]
     hvp_counter.clear()
-    assert run_theta_is(loss, encoder, synth, dataset, 2, 2, tmp_path, 2) is not None
+    assert run_theta_is(loss, encoder, synth, warm, 2) is not None
     assert hvp_counter == list(range(2, loss.n_paths))  # resumed where it stopped
-    assert (tmp_path / PROBS_NAME).exists()
+    assert (warm.save_dir / PROBS_NAME).exists()
 
 
 def test_run_theta_is_refuses_nondeterministic_encoder(tmp_path, loss, caplog):
     encoder = AlwaysDropoutEncoder()
     encoder.train()
+    warm = prepare(loss, encoder, TinySynth(), TinyDataset(4), 2, 2, tmp_path)
     with caplog.at_level(logging.WARNING), pytest.raises(RuntimeError, match="deterministic"):
-        run_theta_is(loss, encoder, TinySynth(), TinyDataset(4), 2, 2, tmp_path, n_iter=1)
+        run_theta_is(loss, encoder, TinySynth(), warm, n_iter=1)
     assert "theta_fn is not deterministic" in caplog.text
     assert encoder.training  # restored on the error path too
-    assert not any(tmp_path.iterdir())  # refused before any file was written
-
-
-def test_run_theta_is_argument_errors(tmp_path, loss):
-    encoder, synth, dataset = TinyEncoder(), TinySynth(), TinyDataset(4)
-    with pytest.raises(TypeError, match="warmup_lc_hvp"):
-        run_theta_is(nn.L1Loss(), encoder, synth, dataset, 2, 2, tmp_path)
-    with pytest.raises(TypeError, match="encoder"):
-        run_theta_is(loss, lambda x: x, synth, dataset, 2, 2, tmp_path)
-    frozen = TinyEncoder().requires_grad_(False)
-    with pytest.raises(ValueError, match="trainable"):
-        run_theta_is(loss, frozen, synth, dataset, 2, 2, tmp_path)
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())  # refused before any file
 
 
 # -- the callback in a real Lightning fit --------------------------------------------------
@@ -263,11 +263,12 @@ class TinyModule(pl.LightningModule):
         self.synth = TinySynth()
         self.encoder = TinyEncoder()
         self.loss = loss
+        self.seed = 0
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         with torch.no_grad():
             x = self.synth(batch["theta"], batch["seed"])
-        x_hat = self.synth(self.encoder(x), batch["seed_hat"])
+        x_hat = self.synth(self.encoder(x), batch["seed"] + 1000)
         return self.loss(x_hat, x)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -284,6 +285,9 @@ class TinyDataModule(pl.LightningDataModule):
         # Built in setup: also checks that Lightning calls it before on_fit_start.
         self.setup_stages.append(stage)
         self.train_dataset = TinyDataset(8)
+
+    def train_order(self, epoch: int) -> list[int]:
+        return tiny_order(len(self.train_dataset))
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(self.train_dataset, batch_size=2)
@@ -303,41 +307,58 @@ def make_trainer(tmp_path, callback: ThetaIS, max_steps: int = 1) -> pl.Trainer:
     )
 
 
+def make_callback(tmp_path, run: str = "run", n_iter: int = 2) -> ThetaIS:
+    return ThetaIS(tmp_path / "cache", "tiny", tmp_path / run / "theta_is", 4, 2, n_iter=n_iter)
+
+
 @pytest.fixture
 def run_counter(monkeypatch):
     calls = []
     real = callback_mod.run_theta_is
 
     def counting(*args, **kwargs):
-        calls.append(kwargs.get("save_dir"))
+        calls.append(args[3].save_dir)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(callback_mod, "run_theta_is", counting)
     return calls
 
 
-def test_callback_fit_runs_warmup_then_resume_skips(tmp_path, run_counter):
-    warm_dir = tmp_path / "warmup"
+def test_callback_fit_warms_up_in_the_cache_then_reuses_it(tmp_path, run_counter, hvp_counter):
     module, dm = TinyModule(make_loss()), TinyDataModule()
-    trainer = make_trainer(tmp_path, ThetaIS(str(warm_dir), n_examples=4, batch_size=2, n_iter=2))
+    trainer = make_trainer(tmp_path, make_callback(tmp_path))
     trainer.fit(module, datamodule=dm)
-    assert run_counter == [warm_dir]
+    (warm_dir,) = run_counter
+    assert warm_dir.parent == tmp_path / "cache" and warm_dir.name.startswith("tiny_")
     assert dm.setup_stages == ["fit"]
     saved = torch.load(warm_dir / PROBS_NAME, weights_only=True)
     torch.testing.assert_close(module.loss.probs, saved / saved.sum(), rtol=0, atol=1e-15)
     assert float(saved.max() - saved.min()) > 1e-3
     assert module.encoder.training  # handed back to training in train mode
+    # The run folder keeps a copy and says where it came from.
+    run_dir = tmp_path / "run" / "theta_is"
+    assert (run_dir / PROBS_NAME).read_bytes() == (warm_dir / PROBS_NAME).read_bytes()
+    assert (run_dir / "warmup_dir.txt").read_text().strip() == str(warm_dir.resolve())
+    assert hvp_counter == list(range(module.loss.n_paths))
+
+    # A new run of the same set-up (another run folder) reuses the cache: no power iteration.
+    hvp_counter.clear()
+    again = TinyModule(make_loss())
+    make_trainer(tmp_path, make_callback(tmp_path, run="run2")).fit(
+        again, datamodule=TinyDataModule()
+    )
+    assert run_counter == [warm_dir, warm_dir] and hvp_counter == []
+    assert torch.equal(again.loss.probs, module.loss.probs)
     ckpt = tmp_path / "step1.ckpt"
     trainer.save_checkpoint(ckpt)
 
-    # Resume in a fresh process-like setting: new module (uniform π), new warmup dir.
+    # Resume: π comes from the checkpoint, the warmup is not even prepared.
     run_counter.clear()
     resumed = TinyModule(make_loss())
-    other_dir = tmp_path / "warmup_resumed"
-    trainer = make_trainer(tmp_path, ThetaIS(str(other_dir), 4, 2, n_iter=2), max_steps=2)
+    trainer = make_trainer(tmp_path, make_callback(tmp_path, run="run3"), max_steps=2)
     trainer.fit(resumed, datamodule=TinyDataModule(), ckpt_path=ckpt)
-    assert run_counter == [] and not other_dir.exists()
-    assert torch.equal(resumed.loss.probs, module.loss.probs)  # from the checkpoint
+    assert run_counter == [] and not (tmp_path / "run3").exists()
+    assert torch.equal(resumed.loss.probs, module.loss.probs)
 
 
 def test_callback_skips_when_probs_path_set(tmp_path, run_counter, caplog):
@@ -345,10 +366,8 @@ def test_callback_skips_when_probs_path_set(tmp_path, run_counter, caplog):
     torch.save(probs, tmp_path / "given.pt")
     module = TinyModule(make_loss(probs_path=str(tmp_path / "given.pt")))
     with caplog.at_level(logging.INFO, logger=callback_mod.__name__):
-        make_trainer(tmp_path, ThetaIS(tmp_path / "w", 4, 2, n_iter=2)).fit(
-            module, datamodule=TinyDataModule()
-        )
-    assert run_counter == [] and not (tmp_path / "w").exists()
+        make_trainer(tmp_path, make_callback(tmp_path)).fit(module, datamodule=TinyDataModule())
+    assert run_counter == [] and not (tmp_path / "cache").exists()
     assert "already loaded" in caplog.text
     torch.testing.assert_close(module.loss.probs, probs / probs.sum(), rtol=0, atol=1e-15)
 
@@ -359,10 +378,10 @@ def test_callback_skips_loss_without_warmup(tmp_path, run_counter, caplog):
             return (x_hat - x).abs().mean()
 
     with caplog.at_level(logging.INFO, logger=callback_mod.__name__):
-        make_trainer(tmp_path, ThetaIS(tmp_path / "w", 4, 2)).fit(
+        make_trainer(tmp_path, make_callback(tmp_path)).fit(
             TinyModule(PlainLoss()), datamodule=TinyDataModule()
         )
-    assert run_counter == [] and not (tmp_path / "w").exists()
+    assert run_counter == [] and not (tmp_path / "cache").exists()
     assert "no warmup_lc_hvp" in caplog.text
 
 
@@ -372,31 +391,36 @@ def test_callback_ddp_ranks_reload_the_shared_probs(tmp_path, monkeypatch):
     strategy = SimpleNamespace(barrier=lambda name=None: events.append(("barrier", name)))
     dm = TinyDataModule()
     dm.setup("fit")
-    trainer = SimpleNamespace(ckpt_path=None, world_size=2, strategy=strategy, datamodule=dm)
+    trainer = SimpleNamespace(
+        ckpt_path=None, world_size=2, strategy=strategy, datamodule=dm, is_global_zero=False
+    )
     module = TinyModule(make_loss())
     # Another rank wrote the final probs.pt (here: different values): every rank must use it.
     other = torch.linspace(1.0, 3.0, module.loss.n_paths, dtype=torch.float64)
 
     def run_then_other_rank_writes(*args, **kwargs):
         probs = run_theta_is(*args, **kwargs)
-        torch.save(other, tmp_path / PROBS_NAME)
+        torch.save(other, args[3].save_dir / PROBS_NAME)
         return probs
 
     monkeypatch.setattr(callback_mod, "run_theta_is", run_then_other_rank_writes)
-    ThetaIS(tmp_path, 4, 2, n_iter=1).on_fit_start(trainer, module)
+    make_callback(tmp_path, n_iter=1).on_fit_start(trainer, module)
     assert events == [("barrier", "theta_is_warmup")]
     torch.testing.assert_close(module.loss.probs, other / other.sum(), rtol=0, atol=1e-15)
+    assert not (tmp_path / "run").exists()  # only rank 0 writes into the run folder
 
 
-def test_callback_argument_errors():
+def test_callback_argument_errors(tmp_path):
     with pytest.raises(ValueError, match="n_examples"):
-        ThetaIS("w", n_examples=0, batch_size=2)
+        ThetaIS("c", "l", "r", n_examples=0, batch_size=2)
     with pytest.raises(TypeError, match="batch_size"):
-        ThetaIS("w", n_examples=2, batch_size=2.5)
+        ThetaIS("c", "l", "r", n_examples=2, batch_size=2.5)
     with pytest.raises(ValueError, match="n_iter"):
-        ThetaIS("w", 2, 2, n_iter=0)
-    with pytest.raises(TypeError, match="save_dir"):
-        ThetaIS(None, 2, 2)
+        ThetaIS("c", "l", "r", 2, 2, n_iter=0)
+    with pytest.raises(TypeError, match="cache_dir"):
+        ThetaIS(None, "l", "r", 2, 2)
+    with pytest.raises(TypeError, match="run_dir"):
+        ThetaIS("c", "l", "", 2, 2)
 
 
 def test_theta_fn_calls_encoder_positionally(tmp_path, loss, monkeypatch):
@@ -409,10 +433,12 @@ def test_theta_fn_calls_encoder_positionally(tmp_path, loss, monkeypatch):
 
     monkeypatch.setattr(loss, "warmup_lc_hvp", spy)
     encoder = TinyEncoder()
-    run_theta_is(loss, encoder, TinySynth(), TinyDataset(4), 2, 2, tmp_path, n_iter=1)
+    warm = prepare(loss, encoder, TinySynth(), TinyDataset(4), 2, 2, tmp_path, n_iter=1)
+    run_theta_is(loss, encoder, TinySynth(), warm, n_iter=1)
     (kw,) = seen
     x = kw["theta_fn_kwargs"][0]["x"]
     encoder.eval()  # run_theta_is handed it back in train mode (dropout on)
     assert torch.equal(kw["theta_fn"](x=x), encoder(x))
     assert kw["target_key"] == "x" and kw["params"] == list(encoder.parameters())
     assert kw["start_path_idx"] == 0 and kw["end_path_idx"] is None and kw["theta_idxs"] is None
+    assert kw["save_dir"] == warm.save_dir

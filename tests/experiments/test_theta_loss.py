@@ -10,11 +10,15 @@ from experiments.losses.theta_loss import ThetaLoss
 
 
 def test_values_match_functional():
-    torch.manual_seed(0)
-    a, b = torch.rand(5, 3), torch.rand(5, 3)
-    torch.testing.assert_close(ThetaLoss()(a, b), F.mse_loss(a, b))
-    torch.testing.assert_close(ThetaLoss("mse")(a, b), ((a - b) ** 2).mean())
-    torch.testing.assert_close(ThetaLoss("l1")(a, b), F.l1_loss(a, b))
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(5, 3, generator=g), torch.rand(5, 3, generator=g)
+    # default: the published P-loss, sum over θ dims of each dim's MSE
+    expected = sum(F.mse_loss(a[:, u], b[:, u]) for u in range(3))
+    torch.testing.assert_close(ThetaLoss()(a, b), expected)
+    torch.testing.assert_close(ThetaLoss("mse")(a, b), 3 * F.mse_loss(a, b))
+    torch.testing.assert_close(ThetaLoss("mse", "mean")(a, b), ((a - b) ** 2).mean())
+    torch.testing.assert_close(ThetaLoss("l1", "mean")(a, b), F.l1_loss(a, b))
+    torch.testing.assert_close(ThetaLoss("l1")(a, b), (a - b).abs().mean(0).sum())
     assert ThetaLoss()(a, a) == 0
     assert ThetaLoss()(a, b).shape == ()
 
@@ -23,16 +27,23 @@ def test_compares_theta_and_gradient():
     loss = ThetaLoss()
     assert loss.compares == "theta" and getattr(loss, "compares", "audio") == "theta"
     assert ThetaLoss.compares == "theta"
-    a = torch.rand(4, 2, requires_grad=True)
-    b = torch.rand(4, 2)
+    g = torch.Generator().manual_seed(1)
+    a = torch.rand(4, 2, generator=g).requires_grad_(True)
+    b = torch.rand(4, 2, generator=g)
     loss(a, b).backward()
-    torch.testing.assert_close(a.grad, 2 * (a - b).detach() / a.numel())
+    torch.testing.assert_close(a.grad, 2 * (a - b).detach() / a.shape[0])
 
 
 @pytest.mark.parametrize("kind", ["MSE", "l2", "", None, 1])
 def test_bad_kind(kind):
     with pytest.raises(ValueError, match="kind.*'mse'.*'l1'"):
         ThetaLoss(kind)
+
+
+@pytest.mark.parametrize("dim_reduction", ["SUM", "max", None])
+def test_bad_dim_reduction(dim_reduction):
+    with pytest.raises(ValueError, match="dim_reduction.*'sum'.*'mean'"):
+        ThetaLoss("mse", dim_reduction)
 
 
 def test_bad_inputs():

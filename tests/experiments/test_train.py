@@ -150,11 +150,15 @@ def _epoch_means(rows: list[dict[str, str]], key: str) -> list[float]:
     return [sum(v) / len(v) for _, v in sorted(by_epoch.items())]
 
 
-# Overfit set: 2 x 2 grid, 1 seed -> 2 training sounds in one batch; no dropout, a large lr.
+# Overfit set: 2 x 2 grid, 1 seed, points 0-1 (folds 0-1) train -> 2 training sounds in one
+# batch, points 2-3 val; no dropout, a large lr.
 # Val/test θ pairs are disjoint from train, so the training θ error is the one measured.
 OVERFIT = [
     "preset=tiny",
     "data.n_per_dim=2",
+    "data.train_folds=[0,1]",
+    "data.val_folds=[2,3]",
+    "data.test_folds=[]",
     "data.batch_size=2",
     "model.net.dropout=0",
     "lr=1e-2",

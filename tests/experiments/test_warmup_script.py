@@ -50,7 +50,7 @@ def test_bad_chunks_are_refused(warmup_script, n_chunks: int, chunk: int, match:
 
 def test_warmup_needs_a_scrapl_loss(warmup_script, compose_train, tmp_path: Path) -> None:
     cfg = compose_train(
-        [*TINY_WARMUP, "loss=mss_linear", f"warmup.save_dir={tmp_path}/w"], "warmup"
+        [*TINY_WARMUP, "loss=mss_linear", f"theta_is.cache_dir={tmp_path}/w"], "warmup"
     )
     with pytest.raises(ValueError, match="needs a SCRAPL loss"):
         warmup_script.warmup(cfg)
@@ -59,9 +59,10 @@ def test_warmup_needs_a_scrapl_loss(warmup_script, compose_train, tmp_path: Path
 def test_chunked_warmup_equals_the_training_callback(
     warmup_script, compose_train, tmp_path: Path
 ) -> None:
-    save_dir = tmp_path / "warmup"
-    common = [*TINY_WARMUP, f"warmup.save_dir={save_dir}", "warmup.n_chunks=2"]
-    warmup_script.warmup(compose_train([*common, "warmup.chunk=0"], "warmup"))
+    cache = tmp_path / "cache"
+    common = [*TINY_WARMUP, f"theta_is.cache_dir={cache}", "warmup.n_chunks=2"]
+    save_dir = warmup_script.warmup(compose_train([*common, "warmup.chunk=0"], "warmup"))
+    assert save_dir.parent == cache and save_dir.name.startswith("granular_tiny_seed0_")
     assert not (save_dir / "probs.pt").exists()
     warmup_script.warmup(compose_train([*common, "warmup.chunk=1"], "warmup"))
     chunked = torch.load(save_dir / "probs.pt", weights_only=True)
@@ -69,9 +70,11 @@ def test_chunked_warmup_equals_the_training_callback(
     warmup_script.warmup(compose_train([*common, "warmup.merge=true"], "warmup"))
     torch.testing.assert_close(torch.load(save_dir / "probs.pt", weights_only=True), chunked)
 
-    # A training run with the same seed warms up the same encoder on the same examples.
+    # A training run with the same seed, in a fresh cache, warms up the same encoder on the
+    # same examples into a folder of the same name, with the same π.
     train = _load("train")
     run_dir = tmp_path / "run_train"
+    other_cache = tmp_path / "other_cache"
     cfg = compose_train(
         [
             *TINY_WARMUP,
@@ -84,6 +87,7 @@ def test_chunked_warmup_equals_the_training_callback(
             "callbacks=none",
             "trainer.enable_progress_bar=false",
             f"paths.output_dir='{run_dir}'",
+            f"theta_is.cache_dir={other_cache}",
         ]
     )
     with open_dict(cfg):
@@ -91,4 +95,5 @@ def test_chunked_warmup_equals_the_training_callback(
     train.train(cfg)
     from_training = torch.load(run_dir / "theta_is" / "probs.pt", weights_only=True)
     assert torch.equal(from_training, chunked)
+    assert [p.name for p in other_cache.iterdir()] == [save_dir.name]
     assert not torch.allclose(chunked, torch.full_like(chunked, 1 / chunked.numel()))
