@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
-from torch.utils.data import Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from scrapl.validation import check_bool, check_int
 
-__all__ = ["EpochShuffleSampler"]
+__all__ = ["EpochShuffleSampler", "epoch_dataloader"]
 
 
 class EpochShuffleSampler(Sampler[int]):
@@ -43,3 +43,28 @@ class EpochShuffleSampler(Sampler[int]):
             return iter(range(self.n_items))
         gen = torch.Generator().manual_seed(self.seed + self.epoch)
         return iter(torch.randperm(self.n_items, generator=gen).tolist())
+
+
+def epoch_dataloader(
+    dataset: Dataset,
+    batch_size: int,
+    seed: int,
+    shuffle: bool,
+    num_workers: int = 0,
+    drop_last: bool = False,
+) -> DataLoader:
+    """A dataloader over ``dataset`` in :class:`EpochShuffleSampler` order (``seed``, epoch).
+
+    ``drop_last`` applies only when shuffling (training); workers' base seeds come from a
+    generator seeded with ``seed``, not from the global RNG, so that creating an iterator does
+    not shift other random streams (dropout) and a resumed run stays exact.
+    """
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=EpochShuffleSampler(len(dataset), seed, shuffle),
+        num_workers=num_workers,
+        drop_last=drop_last and shuffle,
+        persistent_workers=num_workers > 0,
+        generator=torch.Generator().manual_seed(seed),
+    )

@@ -1,0 +1,76 @@
+"""Lightning data module of the TR-808 experiment: a one-shot collection as dataloaders.
+
+The collection (:class:`~experiments.data.one_shots.OneShotFolder`, the Hydrogen kit through
+it, or :class:`~experiments.data.tr808_synthetic.TR808SyntheticOneShots`) fixes the sounds and
+their split. Training items carry the "meso" shift (SPEC: uniform in ``[-max_shift,
+max_shift]``, drawn once per item from ``shift_seed``; ``max_shift = 0`` for "micro");
+validation and test items are aligned (shift 0). The training order is a permutation seeded
+by ``shuffle_seed`` and the epoch, so runs reproduce and resume with the same order.
+"""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+from torch.utils.data import DataLoader
+
+from experiments.data.epoch_sampler import epoch_dataloader
+from experiments.data.one_shot_dataset import OneShotCollection, OneShotDataset
+from scrapl.validation import check_bool, check_int
+
+__all__ = ["OneShotDataModule"]
+
+
+class OneShotDataModule(pl.LightningDataModule):
+    """Train / val / test dataloaders of a one-shot collection.
+
+    Args:
+        collection: the sounds and their split.
+        batch_size: examples per batch in every split (the paper: 8).
+        max_shift: largest training shift in samples (the paper's "meso": 2048; 0: "micro").
+        shift_seed: seed of the per-item training shifts.
+        shuffle_seed: seed of the training order (the experiment's ``seed``).
+        num_workers: dataloader workers (items are in memory; 0 is usually fastest).
+        drop_last: drop the last incomplete training batch.
+    """
+
+    def __init__(
+        self,
+        collection: OneShotCollection,
+        batch_size: int = 8,
+        max_shift: int = 0,
+        shift_seed: int = 0,
+        shuffle_seed: int = 0,
+        num_workers: int = 0,
+        drop_last: bool = False,
+    ) -> None:
+        super().__init__()
+        if not isinstance(collection, OneShotCollection):
+            raise TypeError(
+                f"collection must be a OneShotCollection, got {type(collection).__name__}"
+            )
+        self.collection = collection
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.max_shift = check_int("max_shift", max_shift, 0)
+        self.shuffle_seed = check_int("shuffle_seed", shuffle_seed, 0)
+        self.num_workers = check_int("num_workers", num_workers, 0)
+        self.drop_last = check_bool("drop_last", drop_last)
+        self.train_dataset = collection.dataset("train", self.max_shift, shift_seed)
+        self.val_dataset = collection.dataset("val")
+        self.test_dataset = collection.dataset("test")
+        for split, ds in (("train", self.train_dataset), ("val", self.val_dataset)):
+            if len(ds) == 0:
+                raise ValueError(f"the {split} split of {collection!r} is empty: change split")
+
+    def _loader(self, dataset: OneShotDataset, shuffle: bool) -> DataLoader:
+        return epoch_dataloader(
+            dataset, self.batch_size, self.shuffle_seed, shuffle, self.num_workers, self.drop_last
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_dataset, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_dataset, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_dataset, shuffle=False)
