@@ -10,17 +10,14 @@ by ``shuffle_seed`` and the epoch, so runs reproduce and resume with the same or
 
 from __future__ import annotations
 
-import lightning.pytorch as pl
-from torch.utils.data import DataLoader
-
-from experiments.data.epoch_sampler import epoch_dataloader
-from experiments.data.one_shot_dataset import OneShotCollection, OneShotDataset
-from scrapl.validation import check_bool, check_int
+from experiments.data.one_shot_dataset import OneShotCollection
+from experiments.data.split_datamodule import SplitDataModule
+from scrapl.validation import check_int
 
 __all__ = ["OneShotDataModule"]
 
 
-class OneShotDataModule(pl.LightningDataModule):
+class OneShotDataModule(SplitDataModule):
     """Train / val / test dataloaders of a one-shot collection.
 
     Args:
@@ -43,34 +40,16 @@ class OneShotDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         drop_last: bool = False,
     ) -> None:
-        super().__init__()
+        super().__init__(batch_size, shuffle_seed, num_workers, drop_last)
         if not isinstance(collection, OneShotCollection):
             raise TypeError(
                 f"collection must be a OneShotCollection, got {type(collection).__name__}"
             )
         self.collection = collection
-        self.batch_size = check_int("batch_size", batch_size, 1)
         self.max_shift = check_int("max_shift", max_shift, 0)
-        self.shuffle_seed = check_int("shuffle_seed", shuffle_seed, 0)
-        self.num_workers = check_int("num_workers", num_workers, 0)
-        self.drop_last = check_bool("drop_last", drop_last)
         self.train_dataset = collection.dataset("train", self.max_shift, shift_seed)
         self.val_dataset = collection.dataset("val")
         self.test_dataset = collection.dataset("test")
         for split, ds in (("train", self.train_dataset), ("val", self.val_dataset)):
             if len(ds) == 0:
                 raise ValueError(f"the {split} split of {collection!r} is empty: change split")
-
-    def _loader(self, dataset: OneShotDataset, shuffle: bool) -> DataLoader:
-        return epoch_dataloader(
-            dataset, self.batch_size, self.shuffle_seed, shuffle, self.num_workers, self.drop_last
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_dataset, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_dataset, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_dataset, shuffle=False)
