@@ -61,17 +61,20 @@ class TinyEncoder(nn.Module):
             for p in self.net.parameters():
                 p.copy_(torch.randn(p.shape, generator=g))
 
-    def forward(self, audio: Tensor) -> Tensor:
+    def bands(self, audio: Tensor) -> Tensor:
         mag = torch.fft.rfft(audio.squeeze(1)).abs()[:, : N // 2]
-        bands = torch.log1p(mag.reshape(mag.shape[0], 16, -1).mean(-1))
-        return self.net(bands)
+        return torch.log1p(mag.reshape(mag.shape[0], 16, -1).mean(-1))
+
+    def forward(self, audio: Tensor) -> Tensor:
+        return self.net(self.bands(audio))
 
 
 class AlwaysDropoutEncoder(TinyEncoder):
-    """Dropout that ignores eval mode: not deterministic."""
+    """Dropout that ignores eval mode: not deterministic (16 features per example, so two
+    calls never draw the same mask in practice)."""
 
     def forward(self, audio: Tensor) -> Tensor:
-        return nn.functional.dropout(super().forward(audio), p=0.5, training=True).clamp(0, 1)
+        return self.net(nn.functional.dropout(self.bands(audio), p=0.5, training=True))
 
 
 class TinyDataset(Dataset):
@@ -244,6 +247,7 @@ def test_run_theta_is_partial_then_complete(tmp_path, hvp_counter):
 
 
 def test_run_theta_is_refuses_nondeterministic_encoder(tmp_path, loss, caplog):
+    torch.manual_seed(0)  # the dropout masks come from the global RNG
     encoder = AlwaysDropoutEncoder()
     encoder.train()
     warm = prepare(loss, encoder, TinySynth(), TinyDataset(4), 2, 2, tmp_path)

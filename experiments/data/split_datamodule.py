@@ -1,0 +1,97 @@
+"""A Lightning data module of three ready-made datasets, in seeded orders (SPEC §7).
+
+The base of the θ-grid and the one-shot data modules. The training order is a permutation
+seeded by ``shuffle_seed`` and the epoch (:class:`EpochShuffleSampler`), so a run is
+reproducible and resumes with the same data order; validation and test are shuffled once with
+the same seed (the published set-up shuffles every split, and with ``drop_last`` the dropped
+examples are then a matter of the seed, the same at every epoch).
+"""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from experiments.data.epoch_sampler import EpochShuffleSampler
+from scrapl.validation import check_bool, check_int
+
+__all__ = ["SPLITS", "SplitDataModule"]
+
+SPLITS = ("train", "val", "test")
+
+
+class SplitDataModule(pl.LightningDataModule):
+    """Dataloaders of ``datasets["train" | "val" | "test"]`` (set by the subclass).
+
+    Args:
+        batch_size: examples per batch in every split.
+        shuffle_seed: seed of the data orders (the run's ``seed``).
+        num_workers: dataloader workers.
+        drop_last: drop the last incomplete batch of every split.
+    """
+
+    datasets: dict[str, Dataset]
+
+    def __init__(
+        self, batch_size: int, shuffle_seed: int, num_workers: int, drop_last: bool
+    ) -> None:
+        super().__init__()
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.shuffle_seed = check_int("shuffle_seed", shuffle_seed, 0)
+        self.num_workers = check_int("num_workers", num_workers, 0)
+        self.drop_last = check_bool("drop_last", drop_last)
+
+    def check_splits(self, what: str) -> None:
+        """Refuse a train or val split without one full batch (``what`` names the data)."""
+        for split in ("train", "val"):
+            n = len(self.datasets[split])
+            if n == 0 or (self.drop_last and n < self.batch_size):
+                raise ValueError(
+                    f"the {split} split of {what} has {n} examples, fewer than one batch "
+                    f"(batch_size={self.batch_size}, drop_last={self.drop_last}): use more "
+                    "data or a smaller batch_size"
+                )
+
+    @property
+    def train_dataset(self) -> Dataset:
+        return self.datasets["train"]
+
+    @property
+    def val_dataset(self) -> Dataset:
+        return self.datasets["val"]
+
+    @property
+    def test_dataset(self) -> Dataset:
+        return self.datasets["test"]
+
+    def sampler(self, split: str) -> EpochShuffleSampler:
+        """The sampler of ``split``: reshuffled every epoch for train, one fixed order else."""
+        n = len(self.datasets[split])
+        return EpochShuffleSampler(n, self.shuffle_seed, shuffle=True, reshuffle=split == "train")
+
+    def train_order(self, epoch: int) -> list[int]:
+        """Indices of the training set in the order of ``epoch`` (what the loader yields)."""
+        return self.sampler("train").order(epoch)
+
+    def _loader(self, split: str) -> DataLoader:
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size,
+            sampler=self.sampler(split),
+            num_workers=self.num_workers,
+            drop_last=self.drop_last,
+            persistent_workers=self.num_workers > 0,
+            # Workers' base seeds come from this generator, not from the global RNG, so that
+            # creating an iterator does not shift dropout's random stream (exact resume).
+            generator=torch.Generator().manual_seed(self.shuffle_seed),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")

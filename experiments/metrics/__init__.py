@@ -1,0 +1,1 @@
+"""Evaluation metrics of the sound-matching experiments (numpy/scipy; not losses)."""
