@@ -30,7 +30,13 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from scrapl.validation import check_bool, check_float, check_int, check_positive
+from scrapl.validation import (
+    check_bool,
+    check_float,
+    check_float_dtype,
+    check_int,
+    check_positive,
+)
 
 _CONFIG_KEYS = ("n_paths", "use_p_adam", "use_p_saga", "grad_mult", "beta1", "beta2", "eps")
 
@@ -58,14 +64,7 @@ class PathwiseGradientTransform:
         self.beta1 = check_float("beta1", beta1, 0.0, 1.0)
         self.beta2 = check_float("beta2", beta2, 0.0, 1.0)
         self.eps = check_positive("eps", eps)
-        if storage_dtype is not None and (
-            not isinstance(storage_dtype, torch.dtype) or not storage_dtype.is_floating_point
-        ):
-            raise TypeError(
-                "storage_dtype must be None or a floating torch.dtype "
-                f"(e.g. torch.float32, torch.bfloat16), got {storage_dtype!r}"
-            )
-        self.storage_dtype = storage_dtype
+        self.storage_dtype = check_float_dtype("storage_dtype", storage_dtype)
         self.clear()
 
     def clear(self) -> None:

@@ -27,7 +27,14 @@ from scrapl.config import Averaging
 from scrapl.path_loss import PathLoss
 from scrapl.pathwise import PathwiseGradientTransform
 from scrapl.sampler import PathSampler
-from scrapl.validation import check_bool, check_float, check_int, check_positive
+from scrapl.validation import (
+    check_bool,
+    check_float,
+    check_float_dtype,
+    check_int,
+    check_positive,
+    load_torch_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +104,16 @@ class SCRAPLLoss(PathLoss):
         is_pair = isinstance(adam_betas, Sequence) and not isinstance(adam_betas, str)
         if not is_pair or len(adam_betas) != 2:
             raise TypeError(f"adam_betas must be a pair (beta1, beta2), got {adam_betas!r}")
+        beta1 = check_float("adam_betas[0]", adam_betas[0], 0.0, 1.0)
+        beta2 = check_float("adam_betas[1]", adam_betas[1], 0.0, 1.0)
+        check_positive("adam_eps", adam_eps)
+        check_float_dtype("pathwise_dtype", pathwise_dtype)
+        check_bool("pathwise_offload", pathwise_offload)
+        if probs_path is not None and not isinstance(probs_path, (str, FilePath)):
+            raise TypeError(
+                "probs_path must be None or the path of a probs.pt file (str or pathlib.Path), "
+                f"got {type(probs_path).__name__}"
+            )
         super().__init__(shape, J, Q1, Q2, J_fr, Q_fr, T, F, p, use_rho_log1p, log1p_eps)
         self.n_theta = n_theta
         self.sampler = PathSampler(self.n_paths, sample_all_paths_first, min_prob_frac, seed)
@@ -105,8 +122,8 @@ class SCRAPLLoss(PathLoss):
             use_p_adam=use_p_adam,
             use_p_saga=use_p_saga,
             grad_mult=float(grad_mult),
-            beta1=check_float("adam_betas[0]", adam_betas[0], 0.0, 1.0),
-            beta2=check_float("adam_betas[1]", adam_betas[1], 0.0, 1.0),
+            beta1=beta1,
+            beta2=beta2,
             eps=adam_eps,
             storage_dtype=pathwise_dtype,
             offload_to_cpu=pathwise_offload,
@@ -259,10 +276,7 @@ class SCRAPLLoss(PathLoss):
 
     def load_probs(self, path: str | FilePath) -> None:
         """Set π from a ``probs.pt`` file holding a ``(n_paths,)`` tensor."""
-        try:
-            probs = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # torch.load raises many types for corrupt or foreign files
-            raise ValueError(f"cannot read path probabilities from {str(path)!r}: {e}") from e
+        probs = load_torch_file(path, "path probabilities")
         if not isinstance(probs, Tensor) or probs.shape != (self.n_paths,):
             raise ValueError(
                 f"{str(path)!r} must hold a tensor of shape ({self.n_paths},) (one probability "
