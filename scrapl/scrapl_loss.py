@@ -17,12 +17,14 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path as FilePath
 
 import torch
 from torch import Tensor, nn
 
 from scrapl import warmup
+from scrapl.attached import AttachedParams
 from scrapl.config import Averaging
 from scrapl.path_loss import PathLoss
 from scrapl.pathwise import PathwiseGradientTransform
@@ -131,8 +133,7 @@ class SCRAPLLoss(PathLoss):
         self.curr_path_idx: int | None = None
         self.path_counts: defaultdict[int, int] = defaultdict(int)
         self.step = 0
-        self._params: list[nn.Parameter] = []
-        self._hooks: list = []
+        self.attached = AttachedParams(self.pathwise)
         self.probs_path = None if probs_path is None else str(probs_path)
         if self.probs_path is not None:
             self.load_probs(self.probs_path)
@@ -202,12 +203,15 @@ class SCRAPLLoss(PathLoss):
         if self.training:
             self.path_counts[path_idx] += 1
             self.step += 1
+            self.attached.start_step(path_idx, self.step)
         # Two passes, not one over the concatenation: the target usually needs no gradient,
         # and a joint pass would backpropagate through it too.
         s_x = self.jtfs(x, path_idx)
         with torch.set_grad_enabled(torch.is_grad_enabled() and x_target.requires_grad):
             s_target = self.jtfs(x_target, path_idx)
-        return self.distance(s_x, s_target)
+        out = self.distance(s_x, s_target)
+        self.attached.watch(out, (path_idx, self.step) if self.training else None)
+        return out
 
     # -- P-Adam / P-SAGA ------------------------------------------------------------------
 
@@ -217,7 +221,8 @@ class SCRAPLLoss(PathLoss):
         With ``use_hooks`` (the default), the transform runs inside ``backward`` through
         gradient hooks. A trainer that reduces gradients across devices should pass
         ``use_hooks=False`` and call :meth:`transform_grads` after the reduction instead.
-        Attaching an empty list detaches. Attaching resets P-Adam/P-SAGA state.
+        Both modes refuse gradient accumulation (:mod:`scrapl.attached`). Attaching an empty
+        list detaches. Attaching resets P-Adam/P-SAGA state.
         """
         params = list(params)
         for i, param in enumerate(params):
@@ -226,51 +231,27 @@ class SCRAPLLoss(PathLoss):
                     f"params[{i}] must be a tensor that requires grad, got {type(param).__name__}"
                 )
         check_bool("use_hooks", use_hooks)
-        for handle in self._hooks:
-            handle.remove()
-        n_old = len(self._params)
-        self._params, self._hooks = params, []
+        n_old = len(self.attached.params)
+        self.attached.attach(params, use_hooks)
         self.pathwise.clear()
         if not params:
             log.info(f"Detached {n_old} parameter tensors")
             return
-        if use_hooks:
-            self._hooks = [p.register_hook(self._hook(i, p)) for i, p in enumerate(params)]
         n_weights = sum(p.numel() for p in params)
         log.info(f"Attached {len(params)} parameter tensors ({n_weights} weights)")
-
-    def _hook(self, idx: int, param: Tensor):
-        def hook(grad: Tensor) -> Tensor:
-            self._check_no_accumulation(param, idx)
-            return self._transform(grad, idx)
-
-        return hook
-
-    def _check_no_accumulation(self, param: Tensor, idx: int) -> None:
-        if param.grad is not None and bool((param.grad != 0).any()):
-            raise RuntimeError(
-                f"attached parameter {idx} already holds a gradient: gradient accumulation "
-                "is not supported with P-Adam/P-SAGA. Zero the gradients (optimizer.zero_grad())"
-                " before each backward pass, and call backward once per SCRAPL forward."
-            )
-
-    def _transform(self, grad: Tensor, idx: int) -> Tensor:
-        if self.curr_path_idx is None or self.step < 1:
-            raise RuntimeError(
-                "no SCRAPL path was sampled in training mode before this backward pass: call "
-                "the loss in training mode (loss.train()) before backward"
-            )
-        return self.pathwise.apply(grad, idx, self.curr_path_idx, self.step)
 
     def transform_grads(self) -> None:
         """Apply P-Adam / P-SAGA in place to the ``.grad`` of the attached parameters.
 
         For trainers that attach with ``use_hooks=False``: call once per step, after the
         gradients are complete (e.g. all-reduced across devices) and before the optimizer.
+        Only the parameters that received a gradient from this step's backward are changed.
         """
-        for i, param in enumerate(self._params):
-            if param.grad is not None:
-                param.grad.copy_(self._transform(param.grad, i))
+        self.attached.transform()
+
+    def hooks_suspended(self) -> AbstractContextManager[None]:
+        """Context in which gradients reach the attached parameters untransformed (warmup)."""
+        return self.attached.suspend()
 
     # -- probabilities and state -------------------------------------------------------------
 
@@ -291,6 +272,7 @@ class SCRAPLLoss(PathLoss):
         self.step = 0
         self.sampler.clear()
         self.pathwise.clear()
+        self.attached.reset()
 
     def get_extra_state(self) -> dict:
         return {
@@ -319,6 +301,7 @@ class SCRAPLLoss(PathLoss):
         self.step = int(state["step"])
         self.curr_path_idx = state["curr_path_idx"]
         self.path_counts = defaultdict(int, state["path_counts"])
+        self.attached.reset()
 
     # -- θ-IS warmup (scrapl.warmup) ---------------------------------------------------------
 
