@@ -18,6 +18,13 @@ per path before a plain SGD step:
   ``g_hat - t[p] + mean(t[visited before this step])``, then stores ``t[p] = g_hat``.
   A running sum per parameter makes each step ``O(numel)`` instead of ``O(P * numel)``.
 
+Gaps: ``step`` is global and may jump (a parameter need not be transformed at every step).
+A parameter that gets no gradient on a step is not passed to :meth:`apply` at all (as
+``torch.optim`` skips a None grad): its moments, ``tau`` and SAGA entries keep their values,
+so its next visit of a path decays by the gap since its own previous update there. The bias
+correction by the global ``k`` stays exact: with ``tau = 0`` before the first visit the
+weights of the gradients in ``m`` sum to ``1 - beta1 ** (k / P)``.
+
 Shapes: every tensor of state has the shape of the parameter's gradient. Units: with P-Adam the
 output is dimensionless; without it the output has the units of the gradient (``grad_mult`` is
 then not applied). ``step`` is the 1-based global optimizer step, shared by all parameters.
