@@ -2,14 +2,12 @@
 
 For one batch, :func:`path_eigenvalues` estimates the largest-magnitude eigenvalue of
 A_{u,p} = ∂g_{u,p}/∂w for each θ dim u by power iteration on double-backward vector products
-(see the module docstring of :mod:`scrapl.warmup` for the definition). :func:`hooks_suspended`
-keeps these extra gradients away from the loss's P-Adam/P-SAGA parameter hooks.
+(see the module docstring of :mod:`scrapl.warmup` for the definition).
 """
 
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import torch
@@ -143,22 +141,3 @@ def _hvp(g: list[Tensor | None], v: list[Tensor], params: list[Tensor]) -> list[
     return [
         torch.zeros_like(p) if o is None else o.detach() for o, p in zip(out, params, strict=True)
     ]
-
-
-@contextmanager
-def hooks_suspended(loss: SCRAPLLoss):
-    """Detach the P-Adam/P-SAGA gradient hooks of attached parameters during warmup.
-
-    Tensor hooks also fire for ``torch.autograd.grad``: warmup gradients must not reach (or
-    advance) the per-path optimizer state.
-    """
-    handles = list(getattr(loss, "_hooks", []))
-    if not handles:
-        yield
-        return
-    for h in handles:
-        h.remove()
-    try:
-        yield
-    finally:
-        loss._hooks = [p.register_hook(loss._hook(i, p)) for i, p in enumerate(loss._params)]

@@ -18,6 +18,13 @@ per path before a plain SGD step:
   ``g_hat - t[p] + mean(t[visited before this step])``, then stores ``t[p] = g_hat``.
   A running sum per parameter makes each step ``O(numel)`` instead of ``O(P * numel)``.
 
+Gaps: ``step`` is global and may jump (a parameter need not be transformed at every step).
+A parameter that gets no gradient on a step is not passed to :meth:`apply` at all (as
+``torch.optim`` skips a None grad): its moments, ``tau`` and SAGA entries keep their values,
+so its next visit of a path decays by the gap since its own previous update there. The bias
+correction by the global ``k`` stays exact: with ``tau = 0`` before the first visit the
+weights of the gradients in ``m`` sum to ``1 - beta1 ** (k / P)``.
+
 Shapes: every tensor of state has the shape of the parameter's gradient. Units: with P-Adam the
 output is dimensionless; without it the output has the units of the gradient (``grad_mult`` is
 then not applied). ``step`` is the 1-based global optimizer step, shared by all parameters.
@@ -30,7 +37,13 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from scrapl.validation import check_bool, check_float, check_int, check_positive
+from scrapl.validation import (
+    check_bool,
+    check_float,
+    check_float_dtype,
+    check_int,
+    check_positive,
+)
 
 _CONFIG_KEYS = ("n_paths", "use_p_adam", "use_p_saga", "grad_mult", "beta1", "beta2", "eps")
 
@@ -58,14 +71,7 @@ class PathwiseGradientTransform:
         self.beta1 = check_float("beta1", beta1, 0.0, 1.0)
         self.beta2 = check_float("beta2", beta2, 0.0, 1.0)
         self.eps = check_positive("eps", eps)
-        if storage_dtype is not None and (
-            not isinstance(storage_dtype, torch.dtype) or not storage_dtype.is_floating_point
-        ):
-            raise TypeError(
-                "storage_dtype must be None or a floating torch.dtype "
-                f"(e.g. torch.float32, torch.bfloat16), got {storage_dtype!r}"
-            )
-        self.storage_dtype = storage_dtype
+        self.storage_dtype = check_float_dtype("storage_dtype", storage_dtype)
         self.clear()
 
     def clear(self) -> None:

@@ -17,17 +17,26 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path as FilePath
 
 import torch
 from torch import Tensor, nn
 
 from scrapl import warmup
+from scrapl.attached import AttachedParams
 from scrapl.config import Averaging
 from scrapl.path_loss import PathLoss
 from scrapl.pathwise import PathwiseGradientTransform
 from scrapl.sampler import PathSampler
-from scrapl.validation import check_bool, check_float, check_int, check_positive
+from scrapl.validation import (
+    check_bool,
+    check_float,
+    check_float_dtype,
+    check_int,
+    check_positive,
+    load_torch_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +106,16 @@ class SCRAPLLoss(PathLoss):
         is_pair = isinstance(adam_betas, Sequence) and not isinstance(adam_betas, str)
         if not is_pair or len(adam_betas) != 2:
             raise TypeError(f"adam_betas must be a pair (beta1, beta2), got {adam_betas!r}")
+        beta1 = check_float("adam_betas[0]", adam_betas[0], 0.0, 1.0)
+        beta2 = check_float("adam_betas[1]", adam_betas[1], 0.0, 1.0)
+        check_positive("adam_eps", adam_eps)
+        check_float_dtype("pathwise_dtype", pathwise_dtype)
+        check_bool("pathwise_offload", pathwise_offload)
+        if probs_path is not None and not isinstance(probs_path, (str, FilePath)):
+            raise TypeError(
+                "probs_path must be None or the path of a probs.pt file (str or pathlib.Path), "
+                f"got {type(probs_path).__name__}"
+            )
         super().__init__(shape, J, Q1, Q2, J_fr, Q_fr, T, F, p, use_rho_log1p, log1p_eps)
         self.n_theta = n_theta
         self.sampler = PathSampler(self.n_paths, sample_all_paths_first, min_prob_frac, seed)
@@ -105,8 +124,8 @@ class SCRAPLLoss(PathLoss):
             use_p_adam=use_p_adam,
             use_p_saga=use_p_saga,
             grad_mult=float(grad_mult),
-            beta1=check_float("adam_betas[0]", adam_betas[0], 0.0, 1.0),
-            beta2=check_float("adam_betas[1]", adam_betas[1], 0.0, 1.0),
+            beta1=beta1,
+            beta2=beta2,
             eps=adam_eps,
             storage_dtype=pathwise_dtype,
             offload_to_cpu=pathwise_offload,
@@ -114,8 +133,7 @@ class SCRAPLLoss(PathLoss):
         self.curr_path_idx: int | None = None
         self.path_counts: defaultdict[int, int] = defaultdict(int)
         self.step = 0
-        self._params: list[nn.Parameter] = []
-        self._hooks: list = []
+        self.attached = AttachedParams(self.pathwise)
         self.probs_path = None if probs_path is None else str(probs_path)
         if self.probs_path is not None:
             self.load_probs(self.probs_path)
@@ -185,12 +203,15 @@ class SCRAPLLoss(PathLoss):
         if self.training:
             self.path_counts[path_idx] += 1
             self.step += 1
+            self.attached.start_step(path_idx, self.step)
         # Two passes, not one over the concatenation: the target usually needs no gradient,
         # and a joint pass would backpropagate through it too.
         s_x = self.jtfs(x, path_idx)
         with torch.set_grad_enabled(torch.is_grad_enabled() and x_target.requires_grad):
             s_target = self.jtfs(x_target, path_idx)
-        return self.distance(s_x, s_target)
+        out = self.distance(s_x, s_target)
+        self.attached.watch(out, (path_idx, self.step) if self.training else None)
+        return out
 
     # -- P-Adam / P-SAGA ------------------------------------------------------------------
 
@@ -200,7 +221,8 @@ class SCRAPLLoss(PathLoss):
         With ``use_hooks`` (the default), the transform runs inside ``backward`` through
         gradient hooks. A trainer that reduces gradients across devices should pass
         ``use_hooks=False`` and call :meth:`transform_grads` after the reduction instead.
-        Attaching an empty list detaches. Attaching resets P-Adam/P-SAGA state.
+        Both modes refuse gradient accumulation (:mod:`scrapl.attached`). Attaching an empty
+        list detaches. Attaching resets P-Adam/P-SAGA state.
         """
         params = list(params)
         for i, param in enumerate(params):
@@ -209,60 +231,33 @@ class SCRAPLLoss(PathLoss):
                     f"params[{i}] must be a tensor that requires grad, got {type(param).__name__}"
                 )
         check_bool("use_hooks", use_hooks)
-        for handle in self._hooks:
-            handle.remove()
-        n_old = len(self._params)
-        self._params, self._hooks = params, []
+        n_old = len(self.attached.params)
+        self.attached.attach(params, use_hooks)
         self.pathwise.clear()
         if not params:
             log.info(f"Detached {n_old} parameter tensors")
             return
-        if use_hooks:
-            self._hooks = [p.register_hook(self._hook(i, p)) for i, p in enumerate(params)]
         n_weights = sum(p.numel() for p in params)
         log.info(f"Attached {len(params)} parameter tensors ({n_weights} weights)")
-
-    def _hook(self, idx: int, param: Tensor):
-        def hook(grad: Tensor) -> Tensor:
-            self._check_no_accumulation(param, idx)
-            return self._transform(grad, idx)
-
-        return hook
-
-    def _check_no_accumulation(self, param: Tensor, idx: int) -> None:
-        if param.grad is not None and bool((param.grad != 0).any()):
-            raise RuntimeError(
-                f"attached parameter {idx} already holds a gradient: gradient accumulation "
-                "is not supported with P-Adam/P-SAGA. Zero the gradients (optimizer.zero_grad())"
-                " before each backward pass, and call backward once per SCRAPL forward."
-            )
-
-    def _transform(self, grad: Tensor, idx: int) -> Tensor:
-        if self.curr_path_idx is None or self.step < 1:
-            raise RuntimeError(
-                "no SCRAPL path was sampled in training mode before this backward pass: call "
-                "the loss in training mode (loss.train()) before backward"
-            )
-        return self.pathwise.apply(grad, idx, self.curr_path_idx, self.step)
 
     def transform_grads(self) -> None:
         """Apply P-Adam / P-SAGA in place to the ``.grad`` of the attached parameters.
 
         For trainers that attach with ``use_hooks=False``: call once per step, after the
         gradients are complete (e.g. all-reduced across devices) and before the optimizer.
+        Only the parameters that received a gradient from this step's backward are changed.
         """
-        for i, param in enumerate(self._params):
-            if param.grad is not None:
-                param.grad.copy_(self._transform(param.grad, i))
+        self.attached.transform()
+
+    def hooks_suspended(self) -> AbstractContextManager[None]:
+        """Context in which gradients reach the attached parameters untransformed (warmup)."""
+        return self.attached.suspend()
 
     # -- probabilities and state -------------------------------------------------------------
 
     def load_probs(self, path: str | FilePath) -> None:
         """Set π from a ``probs.pt`` file holding a ``(n_paths,)`` tensor."""
-        try:
-            probs = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # torch.load raises many types for corrupt or foreign files
-            raise ValueError(f"cannot read path probabilities from {str(path)!r}: {e}") from e
+        probs = load_torch_file(path, "path probabilities")
         if not isinstance(probs, Tensor) or probs.shape != (self.n_paths,):
             raise ValueError(
                 f"{str(path)!r} must hold a tensor of shape ({self.n_paths},) (one probability "
@@ -277,6 +272,7 @@ class SCRAPLLoss(PathLoss):
         self.step = 0
         self.sampler.clear()
         self.pathwise.clear()
+        self.attached.reset()
 
     def get_extra_state(self) -> dict:
         return {
@@ -305,6 +301,7 @@ class SCRAPLLoss(PathLoss):
         self.step = int(state["step"])
         self.curr_path_idx = state["curr_path_idx"]
         self.path_counts = defaultdict(int, state["path_counts"])
+        self.attached.reset()
 
     # -- θ-IS warmup (scrapl.warmup) ---------------------------------------------------------
 

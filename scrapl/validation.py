@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import pickle
+import warnings
+import zipfile
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -28,20 +33,33 @@ def check_bool(name: str, value: object) -> bool:
 
 def check_float(name: str, value: object, lo: float, hi: float, hi_open: bool = True) -> float:
     """Return ``value`` as a float if it is a finite real in ``[lo, hi)`` (or ``[lo, hi]``)."""
+    interval = f"[{lo}, {hi}{')' if hi_open else ']'}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a float, got {value!r}")
+        raise TypeError(f"{name} must be a float in {interval}, got {value!r}")
     value = float(value)
     ok = math.isfinite(value) and value >= lo and (value < hi if hi_open else value <= hi)
     if not ok:
-        raise ValueError(f"{name} must be in [{lo}, {hi}{')' if hi_open else ']'}, got {value}")
+        raise ValueError(f"{name} must be in {interval}, got {value}")
     return value
 
 
 def check_positive(name: str, value: object) -> float:
-    """Return ``value`` as a float if it is finite and > 0."""
-    value = check_float(name, value, 0.0, math.inf)
-    if value == 0.0:
-        raise ValueError(f"{name} must be a finite float > 0, got {value}")
+    """Return ``value`` as a float if it is finite and > 0 (in ``(0, inf)``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a float in (0, inf), got {value!r}")
+    value = float(value)
+    if not (math.isfinite(value) and value > 0.0):
+        raise ValueError(f"{name} must be in (0, inf), got {value}")
+    return value
+
+
+def check_float_dtype(name: str, value: object) -> torch.dtype | None:
+    """Return ``value`` if it is None or a floating-point ``torch.dtype``."""
+    if value is not None and (not isinstance(value, torch.dtype) or not value.is_floating_point):
+        raise TypeError(
+            f"{name} must be None or a floating torch.dtype (e.g. torch.float32, "
+            f"torch.bfloat16), got {value!r}"
+        )
     return value
 
 
@@ -96,3 +114,39 @@ def check_signals(x: object, x_target: object, n_samples: int, reference: Tensor
             f"{tuple(x_target.shape)}"
         )
     return x.reshape(-1, n_samples), x_target.reshape(-1, n_samples)
+
+
+def load_torch_file(path: str | Path, what: str, mmap: bool = False) -> object:
+    """Read a ``torch.save`` file of tensors and plain data (``weights_only=True``).
+
+    A missing, truncated, corrupt or foreign file raises a ValueError that names the file,
+    ``what`` was expected in it and why it was refused. Files holding other Python objects
+    are refused, never loaded: unpickling them could run arbitrary code. ``mmap`` maps the
+    tensors' storage instead of reading it (large checkpoints).
+    """
+    try:
+        with warnings.catch_warnings():
+            # Raised for pickles that torch.save did not write, which are refused anyway.
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except Exception as e:  # torch.load raises many types for corrupt or foreign files
+        reason = _unreadable_reason(path, e)
+    # Not chained: torch's own message advises loading with weights_only=False.
+    raise ValueError(f"cannot read {what} from {str(path)!r}: {reason}") from None
+
+
+def _unreadable_reason(path: str | Path, error: Exception) -> str:
+    if isinstance(error, FileNotFoundError):
+        return "no such file"
+    if isinstance(error, IsADirectoryError):
+        return "it is a directory"
+    if isinstance(error, OSError) and not os.path.isfile(path):
+        return f"it cannot be opened ({error.strerror or error})"
+    if os.path.getsize(path) == 0:
+        return "the file is empty"
+    if isinstance(error, pickle.UnpicklingError) and zipfile.is_zipfile(path):
+        return (
+            "it holds Python objects other than tensors and plain containers, which are not "
+            "loaded (unpickling them could run arbitrary code)"
+        )
+    return "it is not a complete torch.save file (truncated, corrupt, or of another format)"

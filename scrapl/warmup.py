@@ -74,7 +74,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from scrapl.curvature import hooks_suspended, path_batch_eigenvalues
+from scrapl.curvature import path_batch_eigenvalues
 from scrapl.validation import check_int
 from scrapl.warmup_args import (
     call_synth_fn,
@@ -287,7 +287,9 @@ def warmup_lc_hvp(
         f"{n_batches} batch(es), {n_iter} iter (multibatch = {n_batches > 1})"
     )
     batches = list(zip(kwargs_list, synth_list, targets, strict=True))
-    with hooks_suspended(loss), torch.enable_grad():
+    # Tensor hooks also fire for autograd.grad: warmup gradients must not reach (or advance)
+    # the P-Adam/P-SAGA state of attached parameters.
+    with loss.hooks_suspended(), torch.enable_grad():
         for path_idx in range(start, end):
             todo = [u for u in idxs if not (save_dir / vals_name(path_idx, u)).exists()]
             vals = {}

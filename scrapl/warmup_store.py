@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from scrapl.validation import load_torch_file
+
 if TYPE_CHECKING:
     from scrapl.scrapl_loss import SCRAPLLoss
 
@@ -162,10 +164,7 @@ def save_val(
 
 
 def load_val(path: FilePath, path_idx: int, theta_idx: int) -> float:
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch.load raises many types for corrupt or foreign files
-        raise ValueError(f"cannot read warmup value file {str(path)!r}: {e}") from e
+    obj = load_torch_file(path, f"the θ-IS warmup value of path {path_idx}, θ dim {theta_idx}")
     keys = ("path_idx", "theta_idx", "value")
     value = obj.get("value") if isinstance(obj, dict) else None
     if (

@@ -4,6 +4,8 @@
     python scripts/train.py -m seed='range(0,20)' experiment=granular loss=scrapl
     python scripts/train.py ... ckpt_path=out/<experiment>/<loss>/<run>/checkpoints/last.ckpt
 
+A resumed run's config.yaml records ``resumed_from`` (checkpoint, run folder, epoch, step).
+
 Everything is built from the configs' ``_target_`` entries; nothing here knows experiment
 or loss names.
 """
@@ -20,6 +22,7 @@ import lightning.pytorch as pl
 from omegaconf import DictConfig, OmegaConf
 
 from experiments.audio_io import atomic_output
+from experiments.checkpoints import read_resume_checkpoint
 
 log = logging.getLogger("train")
 
@@ -47,8 +50,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (resuming from ``cfg.ckpt_path`` if set), then test; returns the final metrics."""
     pl.seed_everything(cfg.seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
+    run_cfg = OmegaConf.to_container(cfg, resolve=True)
+    if cfg.ckpt_path is not None:
+        # Refuses a corrupt or foreign checkpoint before anything is built.
+        run_cfg["resumed_from"] = read_resume_checkpoint(cfg.ckpt_path)
     with atomic_output(out_dir / "config.yaml") as tmp:
-        tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        tmp.write_text(OmegaConf.to_yaml(run_cfg))
 
     datamodule = hydra.utils.instantiate(cfg.data)
     module = hydra.utils.instantiate(cfg.module)
@@ -65,11 +72,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if cfg.validate_before_fit and cfg.ckpt_path is None:
             trainer.validate(module, datamodule=datamodule, verbose=False)
             metrics["start/val/theta_l1"] = _metric(trainer, "val/theta_l1")
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
         metrics["end/val/theta_l1"] = _metric(trainer, "val/theta_l1")
         if cfg.test:
             best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
-            trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
+            trainer.test(
+                module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True
+            )
             metrics["test/theta_l1"] = _metric(trainer, "test/theta_l1")
     finally:
         finish_wandb()

@@ -14,24 +14,85 @@ DATA = Path(__file__).parent / "data"
 TINY = dict(shape=1024, J=5, Q1=3, Q2=1, J_fr=2, Q_fr=1)
 
 
+REFERENCES = [
+    "jtfs_4096_J6_Q4-1_Jfr2_Qfr1",
+    "jtfs_8192_J8_Q4-2_Jfr3_Qfr2_T1024_F4_log1p",  # T and F set, log1p
+    "jtfs_16384_J10_Q6-2_Jfr3_Qfr2",
+]
+
+
+def _reference_loss(data) -> JTFSLoss:
+    cfg = json.loads(str(data["config"]))
+    return JTFSLoss(
+        cfg["shape"], cfg["J"], cfg["Q1"], cfg["Q2"], cfg["J_fr"], cfg["Q_fr"],
+        T=cfg["T"], F=cfg["F"], use_rho_log1p=cfg["use_rho_log1p"],
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def reference():
-    return np.load(DATA / "jtfs_4096_J6_Q4-1_Jfr2_Qfr1.npz")
+    return np.load(DATA / f"{REFERENCES[0]}.npz")
 
 
 @pytest.fixture(scope="module")
 def ref_loss(reference):
-    cfg = json.loads(str(reference["config"]))
-    assert not cfg["use_rho_log1p"]
-    return JTFSLoss(cfg["shape"], cfg["J"], cfg["Q1"], cfg["Q2"], cfg["J_fr"], cfg["Q_fr"])
+    return _reference_loss(reference)
 
 
-def test_per_path_distances_match_reference(reference, ref_loss):
-    x, y = torch.tensor(reference["x"]), torch.tensor(reference["y"])
+def _spins_swapped(per_path: np.ndarray, n_fr: int) -> np.ndarray:
+    """Per-path values with spin +1 and spin −1 exchanged (n_fr 1..K <-> K+1..2K)."""
+    k = (n_fr - 1) // 2
+    n = np.arange(per_path.size) % n_fr
+    shift = np.where(n == 0, 0, np.where(n <= k, k, -k))
+    return per_path[np.arange(per_path.size) + shift]
+
+
+@pytest.mark.parametrize("name", REFERENCES)
+def test_per_path_distances_match_reference(name):
+    data = np.load(DATA / f"{name}.npz")
+    loss = _reference_loss(data)
+    assert loss.n_paths == data["dists"].size
     with torch.no_grad():
-        dists = ref_loss.path_losses(x, y).double().numpy()
-    assert dists.shape == reference["dists"].shape == (28,)
-    np.testing.assert_allclose(dists, reference["dists"], rtol=1e-4)
+        dists = loss.path_losses(torch.tensor(data["x"]), torch.tensor(data["y"])).double()
+    np.testing.assert_allclose(dists.numpy(), data["dists"], rtol=1e-4)
+    # The files tell the spins apart: with +1 and −1 exchanged most paths fail.
+    swapped = _spins_swapped(dists.numpy(), n_fr=len(loss.jtfs.bank.psi_fr))
+    rel = np.abs(swapped - data["dists"]) / data["dists"]
+    assert np.mean(rel > 1e-4) > 0.5
+
+
+def _chirps(n: int, period: int) -> np.ndarray:
+    """A train of exponential chirps from 0.03 to 0.35 cycles/sample (rising frequency)."""
+    t = np.arange(period)
+    rate = np.log(0.35 / 0.03) / period
+    one = np.sin(2 * np.pi * 0.03 * np.expm1(rate * t) / rate) * np.hanning(period)
+    return np.tile(one, n // period)
+
+
+def test_up_and_down_chirps_put_their_energy_on_opposite_spins():
+    """SPEC §2 order: path p = rank(n2) * (1 + 2K) + n_fr, n_fr = 1..K spin +1, K+1..2K spin −1.
+
+    Spin +1 (ψfr at positive frequencies along λ1, whose rows run from the highest frequency
+    down) is the spin of rising frequency, in the order of the reference files (test above).
+    Energy is counted over the signal's own time span: on the whole padded grid the reflect
+    padding adds the time-reversed signal, i.e. the opposite chirps.
+    """
+    cfg = dict(shape=4096, J=6, Q1=4, Q2=1, J_fr=2, Q_fr=1)
+    jtfs = JTFS(JTFSConfig(**cfg))
+    n_fr = len(jtfs.bank.psi_fr)
+    k = (n_fr - 1) // 2
+    n, pad, n_padded = cfg["shape"], jtfs.bank.pad_left, jtfs.bank.n_padded
+    up = _chirps(n, 1024).astype(np.float32)
+    for signal, rising in ((up, True), (up[::-1].copy(), False)):
+        energy = {+1: 0.0, -1: 0.0}
+        for p, s in jtfs.all_paths(torch.tensor(signal)[None]):
+            if p % n_fr == 0:
+                continue
+            t = s.shape[-1]
+            inside = s[0, :, pad * t // n_padded : (pad + n) * t // n_padded]
+            energy[+1 if p % n_fr <= k else -1] += float(inside.square().sum())
+        ratio = energy[+1] / energy[-1]
+        assert ratio > 10 if rising else ratio < 0.1, (rising, ratio)
 
 
 def test_single_path_transform_matches_shared_computation(reference, ref_loss):

@@ -241,17 +241,22 @@ def test_multibatch_value_is_mean_over_batches(tmp_path):
     assert both["value"] == pytest.approx(sum(singles) / 2, rel=1e-3)
 
 
-def test_warmup_with_attached_params_leaves_pathwise_state_alone(tmp_path):
+@pytest.mark.parametrize("use_hooks", [True, False])
+def test_warmup_with_attached_params_leaves_pathwise_state_alone(tmp_path, use_hooks):
     setup = Setup(seed=6)
     loss = make_loss()
-    loss.attach_params(setup.params)
+    loss.attach_params(setup.params, use_hooks=use_hooks)
     setup.run(loss, tmp_path, end_path_idx=2, n_iter=2)
-    assert len(loss._hooks) == len(setup.params)
+    assert len(loss.attached.handles) == len(setup.params)
+    assert loss.pathwise.memory_bytes() == 0 and loss.attached.pending == {}
     # the hooks still work: a training step transforms the gradients
     loss.train()
     x_hat = setup.synth_fn(setup.theta_fn(setup.batches[0]))
     loss(x_hat, setup.batches[0], path_idx=0).backward()
+    if not use_hooks:
+        loss.transform_grads()
     assert all(p.grad is not None for p in setup.params)
+    assert loss.pathwise.memory_bytes() > 0
 
 
 # -- errors --------------------------------------------------------------------------------

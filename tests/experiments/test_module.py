@@ -255,7 +255,7 @@ def test_no_transform_without_pathwise_loss(logged, monkeypatch, kind) -> None:
     assert all(torch.equal(g, h) for g, h in zip(raw, out, strict=True))
     assert calls == []
     if kind == "plain_scrapl":
-        assert loss._params == []  # not attached
+        assert loss.attached.params == []  # not attached
 
 
 @pytest.mark.parametrize("kind", ["plain_scrapl", "audio"])
@@ -284,9 +284,9 @@ def test_setup_attaches_once_per_fit_and_refuses_accumulation() -> None:
             module.setup(stage)
     module.trainer = SimpleNamespace(accumulate_grad_batches=1)
     module.setup("validate")  # evaluation only: nothing to attach
-    assert module.loss._params == []
+    assert module.loss.attached.params == []
     module.setup("fit")
-    assert module.loss._params == list(module.encoder.parameters())
+    assert module.loss.attached.params == list(module.encoder.parameters())
 
 
 # --------------------------------------------------------------------------- optimizers

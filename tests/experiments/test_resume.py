@@ -21,7 +21,7 @@ from conftest import CONFIG_DIR, load_train_script
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 RUN = [
     "preset=tiny",
@@ -147,6 +147,15 @@ def test_resume_bookkeeping(runs: Runs) -> None:
     assert any(not torch.equal(c["state_dict"][k], b["state_dict"][k]) for k in enc)
     assert a["state_dict"].keys() == c["state_dict"].keys()
     assert set(c["rng_state"]) >= {"torch", "numpy", "python"}
+    # The resumed run's config.yaml says where it came from (fresh runs have no such entry).
+    resumed_from = OmegaConf.to_container(OmegaConf.load(runs.c / "config.yaml").resumed_from)
+    assert resumed_from == {
+        "checkpoint": str((runs.b / "checkpoints" / "last.ckpt").resolve()),
+        "run_dir": str(runs.b.resolve()),
+        "epoch": 0,
+        "global_step": steps,
+    }
+    assert "resumed_from" not in OmegaConf.load(runs.a / "config.yaml")
     # Resuming does not re-run the θ-IS warmup: π comes from the checkpoint.
     assert not (runs.c / "theta_is").exists() and not (runs.c / "theta_is_cache").exists()
     assert all(not w.startswith(str(runs.c)) for w in runs.warmups)
