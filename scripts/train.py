@@ -5,6 +5,8 @@
     python scripts/train.py ... ckpt_path=out/<experiment>/<loss>/<run>/checkpoints/last.ckpt
 
 A resumed run's config.yaml records ``resumed_from`` (checkpoint, run folder, epoch, step).
+A finished run writes ``summary.json``: its θ errors, the best checkpoint, the wall time and
+the number of torch threads (what the analysis scripts read besides metrics.csv).
 
 Everything is built from the configs' ``_target_`` entries; nothing here knows experiment
 or loss names.
@@ -12,13 +14,16 @@ or loss names.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import sys
+import time
 from pathlib import Path
 
 import hydra
 import lightning.pytorch as pl
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from experiments.audio_io import atomic_output
@@ -48,6 +53,7 @@ def _metric(trainer: pl.Trainer, key: str) -> float:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (resuming from ``cfg.ckpt_path`` if set), then test; returns the final metrics."""
+    started = time.perf_counter()
     pl.seed_everything(cfg.seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
     run_cfg = OmegaConf.to_container(cfg, resolve=True)
@@ -68,20 +74,29 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log.info(f"Encoder: {n_weights} trainable weights. Run folder: {out_dir}")
 
     metrics: dict[str, float] = {}
+    best = None
     try:
         if cfg.validate_before_fit and cfg.ckpt_path is None:
             trainer.validate(module, datamodule=datamodule, verbose=False)
             metrics["start/val/theta_l1"] = _metric(trainer, "val/theta_l1")
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
         metrics["end/val/theta_l1"] = _metric(trainer, "val/theta_l1")
+        best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
         if cfg.test:
-            best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
             trainer.test(
                 module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True
             )
             metrics["test/theta_l1"] = _metric(trainer, "test/theta_l1")
     finally:
         finish_wandb()
+    with atomic_output(out_dir / "summary.json") as tmp:
+        record = {
+            **metrics,
+            "best_checkpoint": best,
+            "wall_time_s": round(time.perf_counter() - started, 1),
+            "torch_threads": torch.get_num_threads(),
+        }
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     summary = ", ".join(f"{k} = {v:.1f} ‰" for k, v in metrics.items())
     log.info(f"θ L1: {summary}")
     log.info(f"Run folder: {out_dir}")

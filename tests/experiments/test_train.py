@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import re
@@ -81,6 +82,13 @@ def test_tiny_run(run_train, fit_start_states, tmp_path, loss) -> None:
     assert theta_l1 and all(0 <= v <= 1000 for v in theta_l1)
     assert column(rows, "val/theta_l1")[-1] == pytest.approx(metrics["end/val/theta_l1"])
     assert ("train/path_idx" in rows[0]) == (loss in SCRAPL_LOSSES)
+
+    # summary.json: the returned metrics, the best checkpoint, wall time and threads.
+    summary = json.loads((run / "summary.json").read_text())
+    assert {k: summary[k] for k in metrics} == metrics
+    assert Path(summary["best_checkpoint"]).parent == run / "checkpoints"
+    assert Path(summary["best_checkpoint"]).is_file()
+    assert summary["wall_time_s"] > 0 and summary["torch_threads"] >= 1
 
     # config.yaml: the resolved config of the run.
     text = (run / "config.yaml").read_text()
@@ -161,8 +169,6 @@ OVERFIT = [
     "data.test_folds=[]",
     "data.batch_size=2",
     "model.net.dropout=0",
-    "lr=1e-2",
-    "trainer.max_epochs=18",
     "trainer.limit_val_batches=0",
     "validate_before_fit=false",
     "test=false",
@@ -173,24 +179,32 @@ OVERFIT = [
 
 
 @pytest.mark.parametrize(
-    "loss",
+    "loss, epochs, ratio",
     [
-        ["loss=ploss"],
-        # SCRAPL with P-Adam and P-SAGA, uniform π (θ-IS off).
-        ["loss=scrapl", "callbacks.theta_is=null"],
+        (["loss=ploss", "lr=1e-2"], 18, 0.7),
+        # SCRAPL with P-Adam and P-SAGA, uniform π (θ-IS off). On the granular synth the
+        # reconstruction's grains are redrawn at every step, so two sounds give too noisy a
+        # gradient to overfit in a few steps; the chirplet's only randomness is a time shift,
+        # which a JTFS with long averaging (T = 2048) hardly sees.
+        (
+            ["experiment=chirplet_am_hi_fm_hi", "loss=scrapl", "callbacks.theta_is=null",
+             "jtfs.T=2048", "lr=3e-3"],
+            30,
+            0.75,
+        ),
     ],
     ids=["ploss", "scrapl"],
-)
-def test_overfit_reduces_train_theta_error(run_train, tmp_path, loss) -> None:
-    _, cfg = run_train([*OVERFIT, *loss], tmp_path / "run")
+)  # fmt: skip
+def test_overfit_reduces_train_theta_error(run_train, tmp_path, loss, epochs, ratio) -> None:
+    _, cfg = run_train([*OVERFIT, *loss, f"trainer.max_epochs={epochs}"], tmp_path / "run")
     assert cfg.data.n_per_dim == 2 and not cfg.callbacks.get("theta_is")
     rows = read_metrics(tmp_path / "run" / "metrics.csv")
     means = _epoch_means(rows, "train/theta_l1")
-    assert len(means) == 18
+    assert len(means) == epochs
     assert all(math.isfinite(v) for v in column(rows, "train/loss"))
-    # Measured with seeds 0-3: the 18th epoch is at 0.48-0.57 x the first for both losses
-    # (seed 0: 458 -> ~230 per mille with ploss, 458 -> ~260 with scrapl).
-    assert means[-1] < 0.7 * means[0], means
+    # Measured with seeds 0-2: the last epoch is at 0.23-0.57 x the first with ploss
+    # (seed 0: 132 -> 31 per mille) and 0.54-0.68 x with scrapl (seed 0: 133 -> 91).
+    assert means[-1] < ratio * means[0], means
 
 
 # --------------------------------------------------------------------------- multirun
