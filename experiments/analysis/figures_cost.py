@@ -12,6 +12,7 @@ from collections import defaultdict
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from experiments.analysis.summary import SummaryRow
 from experiments.analysis.tables import metric_label
@@ -50,6 +51,10 @@ def error_vs_cost_figure(
         ax.annotate(loss, (c.mean / c0, e.mean / e0), textcoords="offset points",
                     xytext=(5, 4), fontsize=7)  # fmt: skip
     ax.set_xscale("log")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
+    ax.tick_params(axis="x", which="minor", labelsize=7)
     rel = f" / {reference}" if relative else ""
     ax.set_xlabel(f"seconds per training step{rel}")
     ax.set_ylabel(f"{metric_label(metric)}{rel}")
