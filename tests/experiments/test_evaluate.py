@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import math
 import os
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import pytest
 import torch
 from conftest import FAST_RUN, ROOT
+from omegaconf import OmegaConf
 from torch import nn
 
 from experiments.callbacks.test_metrics import TestMetrics
@@ -54,12 +56,19 @@ def test_evaluate_reproduces_the_test_and_adds_metrics(run_train, tmp_path) -> N
 
 
 def test_evaluate_errors(tmp_path) -> None:
-    proc = _evaluate(f"ckpt_path={tmp_path}/run/checkpoints/last.ckpt")
-    assert proc.returncode != 0 and "ckpt_path: no such file" in proc.stderr
-    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
-    (tmp_path / "run" / "checkpoints" / "last.ckpt").write_bytes(b"")
-    proc = _evaluate(f"ckpt_path={tmp_path}/run/checkpoints/last.ckpt")
-    assert proc.returncode != 0 and "no config.yaml in" in proc.stderr
+    spec = importlib.util.spec_from_file_location("evaluate", ROOT / "scripts" / "evaluate.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    run = tmp_path / "run"
+    cfg = OmegaConf.create({"ckpt_path": str(run / "checkpoints" / "last.ckpt"),
+                            "run_dir": str(run), "logger": {"save_dir": str(tmp_path / "e")},
+                            "metrics": {}, "trainer": {}})  # fmt: skip
+    with pytest.raises(FileNotFoundError, match="ckpt_path: no such file"):
+        script.evaluate(cfg)
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match="no config.yaml in"):
+        script.evaluate(cfg)
 
 
 def test_test_metrics_arguments() -> None:
