@@ -111,8 +111,10 @@ def chain_runs(runs: list[RunFolder]) -> tuple[list[RunChain], list[Skipped], li
         if id(start) in resumed:
             continue
         members = [start]
-        while id(members[-1]) in successor:
-            members.append(successor[id(members[-1])])
+        while (nxt := successor.get(id(members[-1]))) is not None:
+            if any(m is nxt for m in members):  # runs resuming each other: no history
+                break
+            members.append(nxt)
         chains.append(RunChain(runs=members, metrics=_join([m.metrics for m in members])))
     placed = {id(r) for c in chains for r in c.runs} | {
         id(r) for r in runs if r.path in {s.path for s in skipped}
