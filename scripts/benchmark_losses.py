@@ -181,8 +181,8 @@ def run_losses(args: argparse.Namespace) -> int:
         "machine": f"{cpu_model()}, {os.cpu_count()} cores" + ("" if not cuda else ", CUDA"),
         "software": f"torch {torch.__version__}, python {platform.python_version()}",
         "set-up": f"experiment={args.experiment} preset={args.preset}, batch {args.batch}, "
-        f"{args.dtype}, "
-        f"{args.threads} threads, {args.repeats} timed runs (+1 warm-up) per loss or path",
+        f"{args.dtype}, torch threads {args.threads}, {args.repeats} timed runs (+1 warm-up) "
+        "per loss or path",
         "1-min load average before / after": f"{load_before} / {load1()}",
     }
     if not cuda:
