@@ -67,6 +67,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
     ap.add_argument("--worker", choices=MODES, default=None, help=argparse.SUPPRESS)
+    # Table 5 (scripts/benchmark_losses.py): every loss of configs/loss/ instead of the modes.
+    ap.add_argument("--losses", default=None, help="'all' or a comma list of configs/loss/ names")
+    ap.add_argument("--experiment", default="granular", help="with --losses: experiment config")
+    ap.add_argument("--preset", default="paper", help="with --losses: preset config")
+    ap.add_argument("--loss-paths", default="all", help="with --losses: paths timed per SCRAPL")
+    ap.add_argument("--md", default=None, help="with --losses: the Markdown table's path")
     args = ap.parse_args(argv)
     args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -248,6 +254,10 @@ def report(args: argparse.Namespace, results: dict[str, Any], load_before: float
 
 def main() -> None:
     args = parse_args()
+    if args.losses:
+        from benchmark_losses import run_losses
+
+        sys.exit(run_losses(args))
     if args.worker:
         print(MARKER + json.dumps(worker(args)), flush=True)
         return

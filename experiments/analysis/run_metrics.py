@@ -1,0 +1,47 @@
+"""What one training history contributes to the tables: its metrics by name.
+
+* every ``test/*`` value the run logged (the last one of each column), overridden by later
+  evaluations (``evaluations/*/metrics.csv``, in folder-name order);
+* ``val_total_variation``: total variation of the validation θ L1 curve;
+* ``convergence_step``: the first validation step with θ L1 <= 100 ‰ (absent when the run
+  never converged: :func:`run_metrics` leaves it out, :func:`converged` tells);
+* ``step_time_s``: median seconds per training step, when the run logged ``time/step_s``.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from experiments.analysis.chains import RunChain
+from experiments.analysis.curves import CONVERGENCE_THRESHOLD, convergence_step, total_variation
+from experiments.analysis.metrics_csv import last_values, train_values, validation_curve
+
+__all__ = ["CURVE", "STEP_TIME", "converged", "run_metrics"]
+
+CURVE = "val/theta_l1"
+STEP_TIME = "time/step_s"
+
+
+def converged(chain: RunChain, threshold: float = CONVERGENCE_THRESHOLD) -> bool | None:
+    """Whether the validation curve reached ``threshold``; None without a curve."""
+    curve = validation_curve(chain.metrics, CURVE)
+    if not curve:
+        return None
+    return convergence_step(curve, threshold) is not None
+
+
+def run_metrics(chain: RunChain, threshold: float = CONVERGENCE_THRESHOLD) -> dict[str, float]:
+    """The chain's metrics, ``{name: value}`` (see the module docstring)."""
+    out = last_values(chain.metrics, "test/")
+    for evaluation in chain.last.evaluations:
+        out.update(last_values(evaluation, "test/"))
+    curve = validation_curve(chain.metrics, CURVE)
+    if curve:
+        out["val_total_variation"] = total_variation([v for _, v in curve])
+        step = convergence_step(curve, threshold)
+        if step is not None:
+            out["convergence_step"] = float(step)
+    times = [v for _, v in train_values(chain.metrics, STEP_TIME)]
+    if times:
+        out["step_time_s"] = statistics.median(times)
+    return out

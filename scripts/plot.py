@@ -1,0 +1,56 @@
+"""The paper's figures from run folders, as PNG and SVG (byte-identical when redrawn).
+
+    python scripts/plot.py out/ [--out out/figures] [--metric test/theta_l1] [--reference ploss]
+
+Per experiment (and variant): validation curves with 95 % bands against training steps and
+against training time, the test metric against seconds per step (both relative to the
+reference loss), π of the θ-IS warmup on the (rate, scale) plane for SCRAPL runs, and bars
+per loss for a choice that takes several values (e.g. TR-808 micro / meso). Folders that
+are not complete runs are skipped and listed, as by scripts/aggregate.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from experiments.analysis.collect import collect, report_text  # noqa: E402
+from experiments.analysis.errors import MixedConfigError  # noqa: E402
+from experiments.analysis.figure_files import FORMATS  # noqa: E402
+from experiments.analysis.figure_set import draw_all  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("runs_dir", type=Path, help="folder searched for run folders")
+    ap.add_argument("--out", type=Path, default=None, help="default RUNS_DIR/figures")
+    ap.add_argument("--metric", default="test/theta_l1", help="test metric of the cost plot")
+    ap.add_argument("--reference", default="ploss", help="loss the cost plot is relative to")
+    ap.add_argument("--formats", default=",".join(FORMATS), help="comma list of png, svg")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    try:
+        collection = collect(args.runs_dir)
+        written = draw_all(
+            collection, args.out or args.runs_dir / "figures", args.metric, args.reference, formats
+        )
+    except (MixedConfigError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(report_text(collection), end="")
+    print(f"wrote {len(written)} files:")
+    print("\n".join(f"  {p}" for p in written))
+    return 0 if written else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
