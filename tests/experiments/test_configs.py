@@ -69,8 +69,9 @@ CHIRPLET_RANGES = {
 }
 
 
-def preset_values(preset: str) -> dict[str, object]:
-    """The dotted keys a preset file sets and their values (configs/preset/<preset>.yaml)."""
+def preset_values(preset: str, synth: str = "granular") -> dict[str, object]:
+    """The dotted keys a preset sets for a synth, and their values
+    (configs/preset_values/<preset>_<synth>.yaml)."""
     out: dict[str, object] = {}
 
     def walk(node: dict, prefix: str) -> None:
@@ -80,7 +81,8 @@ def preset_values(preset: str) -> dict[str, object]:
             else:
                 out[f"{prefix}{k}"] = v
 
-    walk(OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "preset" / f"{preset}.yaml")) or {}, "")
+    path = CONFIG_DIR / "preset_values" / f"{preset}_{synth}.yaml"
+    walk(OmegaConf.to_container(OmegaConf.load(path)) or {}, "")
     return out
 
 
@@ -142,6 +144,9 @@ def test_loss_table_covers_every_loss_config() -> None:
     assert set(LOSS_TARGETS) == set(LOSSES)
     assert {n for n, t in LOSS_TARGETS.items() if t == SCRAPL} == set(PATHWISE)
     assert set(PRESETS) == {p.stem for p in (CONFIG_DIR / "preset").glob("*.yaml")}
+    # Every preset has values for every synth of the θ-grid experiments.
+    values = {p.stem for p in (CONFIG_DIR / "preset_values").glob("*.yaml")}
+    assert {f"{p}_{s}" for p in PRESETS for s in ("granular", "chirplet")} <= values
     assert set(CHIRPLET_RANGES) | {"chirplet"} == set(CHIRPLETS)
     assert EXPERIMENTS == sorted(CHIRPLETS + ["granular"])
 
@@ -239,8 +244,9 @@ def _check_paper(cfg: DictConfig, experiment: str) -> None:
 
 
 def _check_preset(cfg: DictConfig, preset: str) -> None:
-    """Every value the preset file sets is in the composed config (it is applied last)."""
-    values = preset_values(preset)
+    """Every value the preset sets for the experiment's synth is in the composed config (it
+    is applied last)."""
+    values = preset_values(preset, cfg.synth._target_.split(".")[-2])
     assert {"synth.n_samples", "lr"} <= set(values)
     for key, value in values.items():
         got = _get(cfg, key)
@@ -300,7 +306,7 @@ def test_tiny_preset_full_product(composer, experiment, loss) -> None:
 
 
 def test_presets_shrink_the_paper_setup(composer) -> None:
-    assert preset_values("paper") == {}  # the paper preset changes nothing
+    assert preset_values("paper") == preset_values("paper", "chirplet") == {}  # nothing changes
     paper = composer(*_base("granular", "scrapl", "paper"))
     for preset in ("quick", "tiny"):
         cfg = composer(*_base("granular", "scrapl", preset))
