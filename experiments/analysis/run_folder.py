@@ -15,6 +15,8 @@ the reason it was skipped.
 
 from __future__ import annotations
 
+import json
+
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +55,8 @@ class RunFolder:
         experiment, loss, seed: the run's identity (Hydra's ``experiment`` and ``loss``
             choices; without them the config's ``experiment_name`` and the name of the
             folder above the run).
+        summary: ``summary.json`` (written by ``scripts/train.py`` when a run finishes:
+            θ errors, best checkpoint, ``wall_time_s``), ``{}`` without it.
     """
 
     path: Path
@@ -63,6 +67,7 @@ class RunFolder:
     experiment: str = ""
     loss: str = ""
     seed: int = 0
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 def _load_yaml(path: Path, what: str) -> Any:
@@ -85,6 +90,19 @@ def _choices(path: Path) -> dict[str, str]:
     if not isinstance(choices, dict):
         raise RunFolderError(".hydra/hydra.yaml: hydra.runtime.choices is not a mapping")
     return {str(k): str(v) for k, v in choices.items() if v is not None}
+
+
+def _summary(path: Path) -> dict[str, Any]:
+    summary_json = path / "summary.json"
+    if not summary_json.is_file():
+        return {}
+    try:
+        data = json.loads(summary_json.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise RunFolderError(f"summary.json cannot be read: {str(err).splitlines()[0]}") from err
+    if not isinstance(data, dict):
+        raise RunFolderError("summary.json is not a mapping")
+    return data
 
 
 def read_run(path: str | os.PathLike) -> RunFolder:
@@ -125,6 +143,7 @@ def read_run(path: str | os.PathLike) -> RunFolder:
         experiment=experiment,
         loss=choices.get("loss") or path.parent.name,
         seed=seed,
+        summary=_summary(path),
     )
 
 

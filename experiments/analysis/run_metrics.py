@@ -5,7 +5,10 @@
 * ``val_total_variation``: total variation of the validation θ L1 curve;
 * ``convergence_step``: the first validation step with θ L1 <= 100 ‰ (absent when the run
   never converged: :func:`run_metrics` leaves it out, :func:`converged` tells);
-* ``step_time_s``: median seconds per training step, when the run logged ``time/step_s``.
+* ``step_time_s``: median seconds per training step, when the run logged ``time/step_s``;
+* ``wall_time_s``: the wall time of the whole training (every run of a resumed history,
+  θ-IS warmup, validation and test included), from the runs' ``summary.json``, when all of
+  them have one.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from experiments.analysis.chains import RunChain
 from experiments.analysis.curves import CONVERGENCE_THRESHOLD, convergence_step, total_variation
 from experiments.analysis.metrics_csv import last_values, train_values, validation_curve
 
-__all__ = ["CURVE", "STEP_TIME", "converged", "run_metrics"]
+__all__ = ["CURVE", "STEP_TIME", "WALL_TIME", "converged", "run_metrics"]
 
 CURVE = "val/theta_l1"
 STEP_TIME = "time/step_s"
+WALL_TIME = "wall_time_s"
 
 
 def converged(chain: RunChain, threshold: float = CONVERGENCE_THRESHOLD) -> bool | None:
@@ -44,4 +48,7 @@ def run_metrics(chain: RunChain, threshold: float = CONVERGENCE_THRESHOLD) -> di
     times = [v for _, v in train_values(chain.metrics, STEP_TIME)]
     if times:
         out["step_time_s"] = statistics.median(times)
+    walls = [run.summary.get(WALL_TIME) for run in chain.runs]
+    if all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in walls):
+        out[WALL_TIME] = float(sum(walls))
     return out

@@ -41,6 +41,20 @@ def test_resumed_run_is_joined(tmp_path, key) -> None:
     metrics = run_metrics(chain)
     assert metrics["test/theta_l1"] == 77.0 and metrics["convergence_step"] == 8
     assert metrics["val_total_variation"] == pytest.approx((50 + 70 + 60 + 40) / 5)
+    assert "wall_time_s" not in metrics  # no summary.json
+    # The wall time of the history is the sum over its runs, once every run has one.
+    (a / "summary.json").write_text('{"wall_time_s": 12.5}')
+    assert "wall_time_s" not in run_metrics(chain_runs(read_runs(tmp_path)[0])[0][0])
+    (b / "summary.json").write_text('{"wall_time_s": 30.0, "test/theta_l1": 77.0}')
+    (chain,) = chain_runs(read_runs(tmp_path)[0])[0]
+    assert run_metrics(chain)["wall_time_s"] == 42.5
+
+
+def test_unreadable_summary_json_is_reported(tmp_path) -> None:
+    run = write_run(tmp_path)
+    (run / "summary.json").write_text("{not json")
+    runs, skipped = read_runs(tmp_path)
+    assert runs == [] and "summary.json cannot be read" in skipped[0].reason
 
 
 def test_origin_alone_is_partial(tmp_path) -> None:

@@ -39,6 +39,7 @@ def test_train_aggregate_plot(run_train, tmp_path) -> None:
     expected = {"test/theta_l1_density", "test/theta_l1_slope", "test/loss", "step_time_s"}
     assert expected | {"val_total_variation", "convergence_step"} <= set(rows)
     assert 0 < float(rows["step_time_s"]["mean"]) < 60
+    assert 0 < float(rows["wall_time_s"]["mean"]) < 600  # from the runs' summary.json
     report = (out / "report.txt").read_text()
     assert "granular / ploss: 2 runs (seeds 0, 1)" in report and "skipped folders: 0" in report
     converged = int(rows["convergence_step"]["n"])

@@ -172,7 +172,7 @@ def _check_common(cfg: DictConfig, experiment: str, loss: str, run_dir: Path) ->
         assert tis.batch_size == cfg.data.batch_size and tis.n_iter == cfg.theta_is.n_iter
         assert tis.run_dir == str(run_dir / "theta_is")
         assert tis.cache_dir == cfg.theta_is.cache_dir == f"{cfg.paths.out_dir}/theta_is"
-        assert tis.label == f"{experiment}_{cfg.theta_is.label.split('_')[-2]}_seed{cfg.seed}"
+        assert tis.label == f"{experiment}_{cfg.theta_is.label.split('_')[-1]}"
         assert cfg.loss.probs_path is None
     # JTFS parameters come from cfg.jtfs, the length from the synth.
     if cfg.loss._target_ in (SCRAPL, JTFS):
