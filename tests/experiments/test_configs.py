@@ -31,7 +31,7 @@ from torch import nn
 
 from experiments.module import SoundMatching
 
-PRESETS = ["paper", "quick", "tiny"]
+PRESETS = ["cpu", "paper", "quick", "tiny"]
 CHIRPLETS = [e for e in EXPERIMENTS if e.startswith("chirplet")]
 
 SCRAPL = "scrapl.SCRAPLLoss"
@@ -272,11 +272,12 @@ def _diagonal() -> list[tuple[str, str]]:
     return [(EXPERIMENTS[i % len(EXPERIMENTS)], LOSSES[i % len(LOSSES)]) for i in range(n)]
 
 
+@pytest.mark.parametrize("preset", ["quick", "cpu"])
 @pytest.mark.parametrize("experiment,loss", _diagonal())
-def test_quick_preset(composer, experiment, loss) -> None:
-    cfg = composer(*_base(experiment, loss, "quick"))
+def test_quick_and_cpu_presets(composer, experiment, loss, preset) -> None:
+    cfg = composer(*_base(experiment, loss, preset))
     _check_common(cfg, experiment, loss, Path(cfg.paths.output_dir))
-    _check_preset(cfg, "quick")
+    _check_preset(cfg, preset)
 
 
 @pytest.mark.slow
@@ -308,7 +309,7 @@ def test_tiny_preset_full_product(composer, experiment, loss) -> None:
 def test_presets_shrink_the_paper_setup(composer) -> None:
     assert preset_values("paper") == preset_values("paper", "chirplet") == {}  # nothing changes
     paper = composer(*_base("granular", "scrapl", "paper"))
-    for preset in ("quick", "tiny"):
+    for preset in ("cpu", "quick", "tiny"):
         cfg = composer(*_base("granular", "scrapl", preset))
         assert cfg.synth.n_samples < paper.synth.n_samples
         # Untouched by the presets: the synth's sound and the paper's seeds / split seed.
@@ -316,6 +317,12 @@ def test_presets_shrink_the_paper_setup(composer) -> None:
             assert _get(cfg, key) == _get(paper, key), (preset, key)
         assert cfg.max_fft_size == cfg.synth.n_samples - 1, preset
         assert cfg.lr == preset_values(preset)["lr"] != paper.lr
+    # preset=cpu is preset=quick on the paper's grid (one seed per point), trained longer.
+    quick, cpu = preset_values("quick"), preset_values("cpu")
+    differ = {k for k in quick.keys() | cpu.keys() if quick.get(k) != cpu.get(k)}
+    assert differ == {"data.n_per_dim", "data.n_seeds", "trainer.max_epochs", "theta_is.n_examples",
+                      "theta_is.n_iter"}  # fmt: skip
+    assert cpu["data.n_per_dim"] == 32
 
 
 # --------------------------------------------------------------------------- loggers, trainers
