@@ -1,0 +1,149 @@
+"""A results document (Markdown) from run folders and a spec: prose and commands from the spec,
+every number from the runs.
+
+The spec (a YAML file beside the document, e.g. ``docs/results/cpu.yaml``) holds::
+
+    title: ...
+    intro: ...                      # Markdown, optional
+    sections:
+      - title: ...
+        runs: out/cpu_quick         # searched for run folders (relative to the spec's root)
+        experiment: granular        # the experiment whose groups make the table
+        text: ...                   # Markdown, optional
+        commands: |                 # the commands that made the runs, shown verbatim
+          python scripts/train.py ...
+        losses: [scrapl, ...]       # row order (optional; default: by mean test θ L1)
+        metrics: [test/theta_l1, test/theta_l1_density, test/theta_l1_slope]
+        pairs: [mss_linear:scrapl]  # b − a comparisons (optional)
+
+Each section gets a table with one row per loss: the runs and their seeds, every metric as
+mean ± 1.96 · std(ddof=0) / √n over seeds (SPEC §7), the per-seed test θ L1 and the mean
+wall time per run (from ``summary.json``); then the comparisons (paired t-test over seeds,
+Welch otherwise) and the folders that were skipped, with their reasons.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from experiments.analysis.collect import collect
+from experiments.analysis.grouping import RunGroup
+from experiments.analysis.run_metrics import WALL_TIME
+from experiments.analysis.statistics import compare, mean_ci95
+from experiments.analysis.summary import group_values, parse_pairs
+from experiments.analysis.tables import format_value, metric_label
+
+__all__ = ["build_document", "section_markdown"]
+
+MAIN_METRIC = "test/theta_l1"
+
+
+def _check_spec(spec: object) -> dict[str, Any]:
+    if not isinstance(spec, dict) or not isinstance(spec.get("sections"), list):
+        raise ValueError("the results spec must be a mapping with a list of 'sections'")
+    for i, section in enumerate(spec["sections"]):
+        if not isinstance(section, dict):
+            raise ValueError(f"sections[{i}] must be a mapping, got {type(section).__name__}")
+        for key in ("title", "runs", "experiment", "metrics"):
+            if key not in section:
+                raise ValueError(f"sections[{i}] ({section.get('title')!r}) needs {key!r}")
+    return spec
+
+
+def _minutes(seconds: float) -> str:
+    return "–" if not math.isfinite(seconds) else f"{seconds / 60:.1f}"
+
+
+def _row_order(groups: dict[str, RunGroup], losses: list[str] | None) -> list[str]:
+    if losses:
+        return [name for name in losses if name in groups]
+
+    def mean_error(name: str) -> float:
+        values = group_values(groups[name]).get(MAIN_METRIC, {})
+        return mean_ci95(list(values.values()))[1] if values else math.inf
+
+    return sorted(groups, key=lambda name: (mean_error(name), name))
+
+
+def _loss_table(groups: dict[str, RunGroup], order: list[str], metrics: list[str]) -> list[str]:
+    head = ["loss", "seeds", *map(metric_label, metrics), "test θ L1 per seed ‰", "min / run"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in order:
+        values = group_values(groups[name])
+        cells = [name, ", ".join(map(str, groups[name].seeds))]
+        for metric in metrics:
+            per_seed = values.get(metric, {})
+            n, mean, ci = mean_ci95([per_seed[s] for s in sorted(per_seed)])
+            cells.append(format_value(mean, ci) if n else "–")
+        per_seed = values.get(MAIN_METRIC, {})
+        cells.append(" / ".join(f"{per_seed[s]:.1f}" for s in sorted(per_seed)) or "–")
+        walls = list(values.get(WALL_TIME, {}).values())
+        cells.append(_minutes(sum(walls) / len(walls)) if walls else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _pairs_table(groups: dict[str, RunGroup], pairs: list[tuple[str, str]]) -> list[str]:
+    lines = [
+        f"| b − a ({metric_label(MAIN_METRIC)}) | n | mean difference ± 95 % | p | test |",
+        "|---|---|---|---|---|",
+    ]
+    for a, b in pairs:
+        if a not in groups or b not in groups:
+            continue
+        va = group_values(groups[a]).get(MAIN_METRIC, {})
+        vb = group_values(groups[b]).get(MAIN_METRIC, {})
+        if not va or not vb:
+            continue
+        r = compare(va, vb)
+        p = "–" if not math.isfinite(r.p_value) else f"{r.p_value:.3g}"
+        lines.append(
+            f"| {b} − {a} | {r.n} | {format_value(r.mean_diff, r.ci95)} | {p} | {r.test} |"
+        )
+    return lines if len(lines) > 2 else []
+
+
+def section_markdown(section: dict[str, Any], root: Path) -> str:
+    """The Markdown of one section (see the module docstring); runs read under ``root``."""
+    collection = collect(root / section["runs"])
+    groups = {
+        g.key.label: g for g in collection.groups if g.key.experiment == section["experiment"]
+    }
+    out = [f"## {section['title']}", ""]
+    if section.get("text"):
+        out += [section["text"].strip(), ""]
+    if section.get("commands"):
+        out += ["```bash", section["commands"].strip(), "```", ""]
+    if not groups:
+        out += [f"No complete run of `{section['experiment']}` under `{section['runs']}` yet.", ""]
+    else:
+        order = _row_order(groups, section.get("losses"))
+        out += _loss_table(groups, order, list(section["metrics"])) + [""]
+        pairs = _pairs_table(groups, parse_pairs(section.get("pairs", [])))
+        if pairs:
+            out += pairs + [""]
+    if collection.skipped:
+        out.append(f"Skipped folders under `{section['runs']}`:")
+        out += [f"- `{os.path.relpath(s.path, root)}`: {s.reason}" for s in collection.skipped]
+        out.append("")
+    return "\n".join(out)
+
+
+def build_document(spec: dict[str, Any], root: str | os.PathLike) -> str:
+    """The whole document; ``root`` is where the sections' ``runs`` folders are resolved."""
+    spec = _check_spec(spec)
+    root = Path(root)
+    parts = [f"# {spec.get('title', 'Results')}", ""]
+    if spec.get("intro"):
+        parts += [spec["intro"].strip(), ""]
+    parts += [
+        "Generated by `scripts/results_doc.py` from the run folders; mean ± 1.96 · std(ddof=0)"
+        " / √n over seeds. Wall time: the whole run (θ-IS warmup, validation and test included)"
+        " as measured, in minutes.",
+        "",
+    ]
+    parts += [section_markdown(section, root) for section in spec["sections"]]
+    return "\n".join(parts).rstrip() + "\n"

@@ -1,0 +1,79 @@
+"""The results document: numbers from fabricated run folders, prose from the spec."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from run_fixtures import write_run
+
+from experiments.analysis.results_doc import build_document
+
+
+def _runs(root) -> None:
+    # scrapl: test θ L1 100, 101, 102 (run_fixtures: 100 + seed), wall 60, 120, 180 s.
+    for seed in (0, 1, 2):
+        run = write_run(root / "runs", loss="scrapl", seed=seed)
+        (run / "summary.json").write_text(json.dumps({"wall_time_s": 60.0 * (seed + 1)}))
+    for seed, value in zip((0, 1, 2), (300.0, 330.0, 290.0), strict=True):
+        write_run(root / "runs", loss="mss_linear", seed=seed,
+                  test={"test/theta_l1": value, "test/theta_l1_density": 400.0,
+                        "test/theta_l1_slope": 200.0})  # fmt: skip
+    broken = root / "runs" / "granular" / "jtfs" / "broken"
+    broken.mkdir(parents=True)
+    (broken / "metrics.csv").write_text("epoch,step\n")  # a run that crashed at once
+
+
+SPEC = {
+    "title": "CPU results",
+    "intro": "Measured on a laptop.",
+    "sections": [
+        {
+            "title": "Granular, quick",
+            "runs": "runs",
+            "experiment": "granular",
+            "text": "Three seeds.",
+            "commands": "python scripts/train.py -m seed=0,1,2",
+            "metrics": ["test/theta_l1", "test/theta_l1_slope"],
+            "pairs": ["mss_linear:scrapl"],
+        },
+        {"title": "Chirplet", "runs": "runs", "experiment": "chirplet", "metrics": []},
+    ],
+}
+
+
+def test_document_numbers_come_from_the_runs(tmp_path) -> None:
+    _runs(tmp_path)
+    text = build_document(SPEC, tmp_path)
+    lines = text.splitlines()
+    assert lines[0] == "# CPU results" and "Measured on a laptop." in text
+    assert "```bash\npython scripts/train.py -m seed=0,1,2\n```" in text
+    # Rows ordered by mean test θ L1: scrapl (101) before mss_linear (306.7).
+    scrapl = next(line for line in lines if line.startswith("| scrapl |"))
+    mss = next(line for line in lines if line.startswith("| mss_linear |"))
+    assert lines.index(scrapl) < lines.index(mss)
+    ci = 1.96 * math.sqrt(2 / 3) / math.sqrt(3)  # std(ddof=0) of 100, 101, 102
+    assert f"| 101.00 ± {ci:.2f} |" in scrapl and "100.0 / 101.0 / 102.0" in scrapl
+    assert scrapl.endswith("| 2.0 |")  # mean wall time (60 + 120 + 180) / 3 s, in minutes
+    assert mss.endswith("| – |") and "300.0 / 330.0 / 290.0" in mss
+    # The paired comparison of the two losses over the same seeds.
+    diffs = [100 - 300, 101 - 330, 102 - 290]
+    assert f"| scrapl − mss_linear | 3 | {sum(diffs) / 3:.0f}" in text
+    assert "| paired |" in text
+    # Skipped folders are listed; a section without runs says so.
+    assert "granular/jtfs/broken" in text and "no config.yaml" in text
+    assert "No complete run of `chirplet` under `runs` yet." in text
+
+
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        ({}, "list of 'sections'"),
+        ({"sections": [1]}, "sections\\[0\\] must be a mapping"),
+        ({"sections": [{"title": "t", "runs": "r", "experiment": "e"}]}, "needs 'metrics'"),
+    ],
+)
+def test_bad_specs(tmp_path, spec, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        build_document(spec, tmp_path)
