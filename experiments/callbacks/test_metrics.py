@@ -2,8 +2,9 @@
 
 For every test batch the target ``x = synth(θ, seed)`` and the reconstruction
 ``x̂ = synth(encoder(x), seed_hat)`` are rendered again as the LightningModule renders them
-(its ``synth`` and ``forward``, the batch's seeds; the encoder is in eval mode, so both are
-the module's own), and each metric ``metric(x̂, x) -> scalar`` is logged as
+(its ``synth`` and ``forward``, the batch's target seeds and the test split's reconstruction
+seeds of :func:`experiments.data.recon_seeds.reconstruction_seeds`; the encoder is in eval
+mode, so both are the module's own), and each metric ``metric(x̂, x) -> scalar`` is logged as
 ``test/<name>``, averaged over the test examples. ``scripts/evaluate.py`` uses it to give
 old checkpoints new metrics (e.g. the full JTFS distance of the paper's Fig. 3).
 """
@@ -17,6 +18,8 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
+from experiments.data.recon_seeds import reconstruction_seeds
+
 __all__ = ["TestMetrics"]
 
 
@@ -27,6 +30,8 @@ class TestMetrics(pl.Callback):
         metrics: audio distances, ``metric(x_hat (B, 1, N), x (B, 1, N)) -> scalar``; the
             names become the metric names, so they must be non-empty and free of ``/``.
     """
+
+    __test__ = False  # a callback, not a pytest test class
 
     def __init__(self, metrics: Mapping[str, nn.Module]) -> None:
         super().__init__()
@@ -54,7 +59,10 @@ class TestMetrics(pl.Callback):
     ) -> None:
         with torch.no_grad():
             x = pl_module.synth(batch["theta"], batch["seed"])
-            x_hat = pl_module.synth(pl_module(x), batch["seed_hat"])
+            seed_hat = reconstruction_seeds(
+                pl_module.seed, "test", pl_module.current_epoch, batch["seed"]
+            )
+            x_hat = pl_module.synth(pl_module(x), seed_hat)
             for name, metric in self.metrics.items():
                 value = metric(x_hat, x)
                 pl_module.log(f"test/{name}", value, on_step=False, on_epoch=True,
