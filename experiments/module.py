@@ -7,6 +7,16 @@ seed, redrawn at every step (misaligned grains or time shifts, "meso";
 ``compares`` attribute is ``"theta"`` (the supervised P-loss) compares ``θ̂`` with ``θ``
 instead. Metric: θ L1 in per mille, per dimension and averaged.
 
+Recorded targets (the TR-808 experiment): a batch that carries its audio ``x`` is matched as
+it is (nothing is rendered for the target), and has θ metrics only if it also carries
+``theta``. A synth whose ``takes_seed`` is False (the deterministic TR-808 synth) renders
+``x̂ = synth(θ̂)`` (:func:`experiments.synths.common.render`). With a ``pad`` (SPEC §7: 2048),
+the loss compares ``pad_shift(x̂, shift, pad)`` with ``pad_shift(x, 0, pad)``
+(:func:`experiments.synths.shift.pad_shift`): ``shift`` is the batch's per-item ``"shift"``
+in training ("meso"; 0 for "micro") and 0 in validation and test. The test step keeps the
+compared audio with the pad removed in :attr:`SoundMatching.test_audio`, for the test metrics
+(:class:`experiments.callbacks.test_metrics.TestMetrics`).
+
 ``grad_mult`` scales the encoder's gradients before the optimizer step (SPEC §7: the full
 JTFS and plain SCRAPL gradients are multiplied by 1e8 before AdamW, whose ε = 1e-8 would
 otherwise swamp them); a SCRAPL loss with P-Adam/P-SAGA has its own ``grad_mult``.
@@ -30,13 +40,17 @@ import torch
 from torch import Tensor, nn
 
 from experiments.data.recon_seeds import reconstruction_seeds
+from experiments.synths.common import render, synth_takes_seed
+from experiments.synths.shift import pad_shift
 from scrapl.validation import check_int, check_positive
 
-__all__ = ["SoundMatching", "theta_l1_permille"]
+__all__ = ["SCHEDULER_INTERVALS", "SoundMatching", "theta_l1_permille"]
 
 log = logging.getLogger(__name__)
 
-Batch = dict[str, Tensor]
+Batch = dict[str, Any]
+
+SCHEDULER_INTERVALS = ("step", "epoch")
 
 
 def theta_l1_permille(theta_hat: Tensor, theta: Tensor) -> Tensor:
@@ -78,19 +92,23 @@ class SoundMatching(pl.LightningModule):
 
     Args:
         synth: ``synth(θ (B, U) in [0, 1], seed) -> audio (B, 1, N)``, seed an int or a (B,)
-            tensor of per-example seeds.
+            tensor of per-example seeds; or ``synth(θ)`` when ``synth.takes_seed`` is False.
         encoder: ``encoder(audio (B, 1, N)) -> θ̂ (B, U)`` in [0, 1].
         loss: ``loss(x̂, x) -> scalar`` (or ``loss(θ̂, θ)`` when ``loss.compares == "theta"``).
         optimizer: a partial optimizer, ``optimizer(params) -> torch.optim.Optimizer``.
         theta_names: names of the U synth parameters (metric names).
         scheduler: optional partial scheduler, ``scheduler(optimizer) -> LRScheduler``,
-            stepped every training step.
+            stepped every ``scheduler_interval``.
         n_val_examples: examples of the first validation batch kept in :attr:`val_examples`
             for the audio callbacks.
         seed: the run's seed, from which the reconstruction seeds are derived.
         grad_mult: factor applied to the encoder's gradients before the optimizer step
             (> 0; 1 leaves them alone). Not allowed with P-Adam/P-SAGA losses, whose
             ``grad_mult`` acts before their per-path normalisation.
+        pad: None (the loss compares ``x̂`` with ``x``), or the constant delay of the
+            training shift in samples (>= 0): see the module docstring.
+        scheduler_interval: ``"step"`` (every training step) or ``"epoch"`` (SPEC §7's
+            TR-808 LinearLR).
     """
 
     def __init__(
@@ -104,6 +122,8 @@ class SoundMatching(pl.LightningModule):
         n_val_examples: int = 4,
         seed: int = 0,
         grad_mult: float = 1.0,
+        pad: int | None = None,
+        scheduler_interval: str = "step",
     ) -> None:
         super().__init__()
         for name, obj in (("synth", synth), ("encoder", encoder), ("loss", loss)):
@@ -137,7 +157,20 @@ class SoundMatching(pl.LightningModule):
                 f"grad_mult must be 1 with {type(loss).__name__} and P-Adam/P-SAGA (got "
                 f"{grad_mult}): set the loss's own grad_mult, which acts before them"
             )
+        self.synth_takes_seed = synth_takes_seed(synth)
+        self.pad = None if pad is None else check_int("pad", pad, 0)
+        if scheduler_interval not in SCHEDULER_INTERVALS:
+            raise ValueError(
+                f"scheduler_interval must be one of {SCHEDULER_INTERVALS}, got "
+                f"{scheduler_interval!r}"
+            )
+        self.scheduler_interval = scheduler_interval
         self.val_examples: dict[str, Tensor] | None = None
+        # The last test batch's target and reconstruction (B, 1, N - pad), as the loss compared
+        # them with the pad removed: what the test-metric callbacks read (they set
+        # keep_test_audio, so that a loss comparing θ renders x̂ too).
+        self.test_audio: dict[str, Tensor] | None = None
+        self.keep_test_audio = False
         self._restored_rng: dict[str, Any] | None = None
 
     # -- set-up checks -----------------------------------------------------------------------
@@ -167,7 +200,7 @@ class SoundMatching(pl.LightningModule):
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer)
-        lr_scheduler = {"scheduler": scheduler, "interval": "step"}
+        lr_scheduler = {"scheduler": scheduler, "interval": self.scheduler_interval}
         return {"optimizer": optimizer, "lr_scheduler": lr_scheduler}
 
     @staticmethod
@@ -190,53 +223,101 @@ class SoundMatching(pl.LightningModule):
         """θ̂ ``(B, U)`` of audio ``(B, 1, N)``."""
         return self.encoder(audio)
 
-    def _step(self, batch: Batch, stage: str, batch_idx: int) -> Tensor:
-        theta = batch["theta"]
+    def target(self, batch: Batch) -> Tensor:
+        """The batch's target audio ``(B, 1, N)``: its recording ``"x"`` if it has one, else
+        ``synth(θ, seed)`` rendered without gradient."""
+        if "x" in batch:
+            return batch["x"]
         with torch.no_grad():
-            x = self.synth(theta, batch["seed"])
+            return render(self.synth, batch["theta"], batch.get("seed"))
+
+    def reconstruct(self, theta_hat: Tensor, batch: Batch, stage: str) -> Tensor:
+        """``x̂ = synth(θ̂, seed_hat)`` with the step's reconstruction seeds, or ``synth(θ̂)``."""
+        if not self.synth_takes_seed:
+            return self.synth(theta_hat)
+        if "seed" not in batch:
+            raise ValueError(
+                f"{type(self.synth).__name__} takes a seed, so the batch needs the target "
+                f"seeds ('seed') to derive the reconstruction seeds from; its keys are "
+                f"{sorted(batch)}"
+            )
+        seed_hat = reconstruction_seeds(self.seed, stage, self.current_epoch, batch["seed"])
+        return self.synth(theta_hat, seed_hat)
+
+    def aligned(self, x_hat: Tensor, x: Tensor, batch: Batch, stage: str) -> tuple[Tensor, Tensor]:
+        """``(x̂, x)`` as the loss compares them: unchanged without a pad, else delayed by the
+        pad, ``x̂`` also by the batch's ``"shift"`` in training (see the module docstring)."""
+        if self.pad is None:
+            return x_hat, x
+        shift = batch["shift"] if stage == "train" else 0
+        return pad_shift(x_hat, shift, self.pad), pad_shift(x, 0, self.pad)
+
+    def _step(self, batch: Batch, stage: str, batch_idx: int) -> tuple[Tensor, tuple | None]:
+        theta = batch.get("theta")
+        x = self.target(batch)
         theta_hat = self(x)
-        need_audio = self.compares == "audio" or (stage == "val" and batch_idx == 0)
-        x_hat = None
+        need_audio = (
+            self.compares == "audio"
+            or (stage == "val" and batch_idx == 0)
+            or (stage == "test" and self.keep_test_audio)
+        )
+        pair = None
         if need_audio:
-            seed_hat = reconstruction_seeds(self.seed, stage, self.current_epoch, batch["seed"])
-            x_hat = self.synth(theta_hat, seed_hat)
+            pair = self.aligned(self.reconstruct(theta_hat, batch, stage), x, batch, stage)
         if self.compares == "theta":
+            if theta is None:
+                raise ValueError(
+                    f"{type(self.loss).__name__} compares θ, but the batch has no 'theta' "
+                    "(recorded sounds): choose a loss that compares audio"
+                )
             loss = self.loss(theta_hat, theta)
         elif self.samples_paths and stage != "train":
             # A fixed path per batch: evaluation must not advance the training path sampler.
-            loss = self.loss(x_hat, x, seed=batch_idx)
+            loss = self.loss(*pair, seed=batch_idx)
         else:
-            loss = self.loss(x_hat, x)
+            loss = self.loss(*pair)
         if stage == "val" and batch_idx == 0:
             n = self.n_val_examples
             self.val_examples = {
-                "x": x[:n].detach().float().cpu(),
-                "x_hat": x_hat[:n].detach().float().cpu(),
-                "theta": theta[:n].detach().float().cpu(),
+                "x": pair[1][:n].detach().float().cpu(),
+                "x_hat": pair[0][:n].detach().float().cpu(),
                 "theta_hat": theta_hat[:n].detach().float().cpu(),
             }
+            if theta is not None:
+                self.val_examples["theta"] = theta[:n].detach().float().cpu()
         self._log_metrics(stage, loss, theta_hat, theta)
-        return loss
+        return loss, pair
 
-    def _log_metrics(self, stage: str, loss: Tensor, theta_hat: Tensor, theta: Tensor) -> None:
+    def _log_metrics(
+        self, stage: str, loss: Tensor, theta_hat: Tensor, theta: Tensor | None
+    ) -> None:
         on_step = stage == "train"
-        kw = {"on_step": on_step, "on_epoch": not on_step, "batch_size": theta.shape[0]}
-        per_dim = theta_l1_permille(theta_hat, theta)
+        kw = {"on_step": on_step, "on_epoch": not on_step, "batch_size": theta_hat.shape[0]}
         self.log(f"{stage}/loss", loss.detach(), prog_bar=True, **kw)
-        self.log(f"{stage}/theta_l1", per_dim.mean(), prog_bar=True, **kw)
-        for name, value in zip(self.theta_names, per_dim, strict=True):
-            self.log(f"{stage}/theta_l1_{name}", value, **kw)
+        if theta is not None:
+            per_dim = theta_l1_permille(theta_hat, theta)
+            self.log(f"{stage}/theta_l1", per_dim.mean(), prog_bar=True, **kw)
+            for name, value in zip(self.theta_names, per_dim, strict=True):
+                self.log(f"{stage}/theta_l1_{name}", value, **kw)
         if stage == "train" and self.samples_paths:
             self.log("train/path_idx", float(self.loss.curr_path_idx), **kw)
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        return self._step(batch, "train", batch_idx)
+        return self._step(batch, "train", batch_idx)[0]
 
     def validation_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        return self._step(batch, "val", batch_idx)
+        return self._step(batch, "val", batch_idx)[0]
 
     def test_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        return self._step(batch, "test", batch_idx)
+        """The loss; :attr:`test_audio` keeps the batch's compared audio, pad removed (also
+        rendered for a loss that compares θ when :attr:`keep_test_audio` is set)."""
+        loss, pair = self._step(batch, "test", batch_idx)
+        self.test_audio = None
+        if pair is not None:
+            start = self.pad or 0
+            x_hat, x = (a[..., start:].detach() for a in pair)
+            self.test_audio = {"x": x, "x_hat": x_hat}
+        return loss
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         if self.pathwise:

@@ -6,7 +6,9 @@ path induces on the encoder's weights through every synth parameter θ_u. The li
 the computation (:func:`scrapl.warmup.warmup_lc_hvp`); this module is the experiment-side
 glue, following the published protocol (SPEC §7): the warmup examples are the **first
 training batches** of the run (epoch 0's order), rendered exactly as the training step renders
-them (target ``x = synth(θ, seed)``, reconstruction seeds of epoch 0), with the encoder and
+them (target ``x = synth(θ, seed)``, or the item's recorded ``x``; reconstruction seeds of
+epoch 0, or none for a synth that takes none; with a ``pad``, the training shift of
+:class:`experiments.module.SoundMatching` on both sides of the loss), with the encoder and
 synth in eval mode. The published runs computed it once, with seed 0, and loaded the same
 probabilities in every seed's run (``loss.probs_path``, see ``scripts/warmup.py``).
 
@@ -38,6 +40,8 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset, default_collate
 
 from experiments.data.recon_seeds import reconstruction_seeds
+from experiments.synths.common import render, synth_takes_seed
+from experiments.synths.shift import pad_shift
 from scrapl.validation import check_int
 from scrapl.warmup import warmup_record
 from scrapl.warmup_store import sha256
@@ -46,23 +50,36 @@ __all__ = ["WarmupSet", "prepare_warmup", "run_theta_is", "warmup_batches"]
 
 log = logging.getLogger(__name__)
 
-_ITEM_KEYS = ("theta", "seed")
 _KEY_CHARS = 16
 
 
-def _check_item(item: object, index: int) -> dict[str, Any]:
+def _item_keys(item: object, index: int, takes_seed: bool, pad: int | None) -> list[str]:
+    """The keys of ``item`` the warmup reads: the target (``x``, else ``theta``), the target
+    seed if the synth takes one, the training shift with a pad."""
+    target = ["x"] if isinstance(item, dict) and "x" in item else ["theta"]
+    keys = target + ["seed"] * takes_seed + ["shift"] * (pad is not None)
     if not isinstance(item, dict):
         raise TypeError(
-            f"dataset[{index}] must be a dict with keys {list(_ITEM_KEYS)}, "
-            f"got {type(item).__name__}"
+            f"dataset[{index}] must be a dict with keys {keys}, got {type(item).__name__}"
         )
-    missing = [k for k in _ITEM_KEYS if k not in item]
+    missing = [k for k in keys if k not in item]
     if missing:
         raise ValueError(
-            f"dataset[{index}] must hold the keys {list(_ITEM_KEYS)} (θ and target seed), "
+            f"dataset[{index}] must hold the keys {keys} (target, target seed, shift), "
             f"missing {missing}; its keys are {sorted(item)}"
         )
-    return item
+    return keys
+
+
+class _ShiftedSynth:
+    """``pad_shift(synth(θ[, seed]), shift, pad)``: the reconstruction as the loss sees it."""
+
+    def __init__(self, synth: nn.Module, pad: int) -> None:
+        self.synth = synth
+        self.pad = pad
+
+    def __call__(self, theta: Tensor, shift: Tensor, seed: Tensor | None = None) -> Tensor:
+        return pad_shift(render(self.synth, theta, seed), shift, self.pad)
 
 
 def warmup_batches(
@@ -73,6 +90,7 @@ def warmup_batches(
     batch_size: int,
     run_seed: int,
     device: torch.device | str | None = None,
+    pad: int | None = None,
 ) -> tuple[list[dict[str, Tensor]], list[dict[str, Tensor]]]:
     """The warmup batches: keyword arguments of the encoder and of the synth, one dict each.
 
@@ -82,19 +100,27 @@ def warmup_batches(
 
     Args:
         dataset: map-style dataset whose items are dicts with ``theta`` ``(n_theta,)`` and
-            ``seed`` (int64 scalar), e.g. a ``ThetaGridDataset``.
-        synth: ``synth(theta, seed) -> (B, 1, N)``, deterministic given the seed; call it in
-            the mode the warmup uses (:func:`run_theta_is` puts it in eval mode first).
+            ``seed`` (int64 scalar), e.g. a ``ThetaGridDataset``; or with the recorded target
+            ``x`` ``(1, N)`` (then ``theta`` is not needed), ``seed`` only if the synth takes
+            one, and the training ``shift`` (int) when ``pad`` is set (a ``OneShotDataset``).
+        synth: ``synth(theta, seed) -> (B, 1, N)``, deterministic given the seed, or
+            ``synth(theta)`` when ``synth.takes_seed`` is False; call it in the mode the
+            warmup uses (:func:`run_theta_is` puts it in eval mode first).
         order: dataset indices in training order (at least ``n_examples`` of them).
         n_examples: number of warmup examples (>= 1).
         batch_size: examples per batch (>= 1).
         run_seed: the run's seed, from which the reconstruction seeds are derived.
         device: where θ, the seeds and the audio go (the encoder's device).
+        pad: the module's pad (:class:`experiments.module.SoundMatching`), or None.
 
     Returns:
-        ``(theta_fn_kwargs, synth_fn_kwargs)``: ``[{"x": synth(theta, seed)}, ...]`` (target
-        audio, rendered without gradient) and ``[{"seed": seed_hat}, ...]``, one dict per
-        batch, as :func:`scrapl.warmup.warmup_lc_hvp` takes them.
+        ``(theta_fn_kwargs, synth_fn_kwargs)``, one dict per batch, as
+        :func:`scrapl.warmup.warmup_lc_hvp` takes them: without a pad,
+        ``[{"x": target}, ...]`` (target audio: ``synth(theta, seed)`` rendered without
+        gradient, or the recording) and ``[{"seed": seed_hat}, ...]`` (``{}`` for a synth
+        without seed); with a pad, ``{"x": pad_shift(target, 0, pad), "audio": target}``
+        (the loss's target and the encoder's input) and the synth kwargs gain ``"shift"``
+        (for :class:`_ShiftedSynth`).
     """
     if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
         raise TypeError(
@@ -111,22 +137,36 @@ def warmup_batches(
             f"n_examples must be <= the number of training examples ({len(order)}), "
             f"got {n_examples}"
         )
+    takes_seed = synth_takes_seed(synth)
     theta_fn_kwargs: list[dict[str, Tensor]] = []
     synth_fn_kwargs: list[dict[str, Tensor]] = []
     for start in range(0, n_examples, batch_size):
         chunk = order[start : min(start + batch_size, n_examples)]
-        items = [{k: _check_item(dataset[i], i)[k] for k in _ITEM_KEYS} for i in chunk]
+        items = []
+        for i in chunk:
+            item = dataset[i]
+            items.append({k: item[k] for k in _item_keys(item, i, takes_seed, pad)})
         batch = default_collate(items)
-        seed_hat = reconstruction_seeds(run_seed, "train", 0, batch["seed"])
+        synth_kwargs = {}
+        if takes_seed:
+            synth_kwargs["seed"] = reconstruction_seeds(run_seed, "train", 0, batch["seed"])
         if device is not None:
             batch = {k: v.to(device) for k, v in batch.items()}
-            seed_hat = seed_hat.to(device)
-        with torch.no_grad():
-            x = synth(batch["theta"], batch["seed"])
+            synth_kwargs = {k: v.to(device) for k, v in synth_kwargs.items()}
+        if "x" in batch:
+            x = batch["x"]
+        else:
+            with torch.no_grad():
+                x = render(synth, batch["theta"], batch.get("seed"))
         if not isinstance(x, Tensor):
             raise TypeError(f"synth must return a torch.Tensor, got {type(x).__name__}")
-        theta_fn_kwargs.append({"x": x.detach()})
-        synth_fn_kwargs.append({"seed": seed_hat})
+        if pad is None:
+            theta_fn_kwargs.append({"x": x.detach()})
+        else:
+            target = pad_shift(x.detach(), 0, pad)
+            theta_fn_kwargs.append({"x": target, "audio": x.detach()})
+            synth_kwargs["shift"] = batch["shift"]
+        synth_fn_kwargs.append(synth_kwargs)
     return theta_fn_kwargs, synth_fn_kwargs
 
 
@@ -150,13 +190,17 @@ class WarmupSet:
     Attributes:
         theta_fn, theta_kwargs, synth_kwargs, params: the arguments of ``warmup_lc_hvp``.
         save_dir: ``cache_dir / f"{label}_{key}"`` (see the module docstring).
+        synth_fn: the ``synth_fn`` of ``warmup_lc_hvp``: the synth itself, or with a pad the
+            synth followed by the training shift (None: the synth given to
+            :func:`run_theta_is`).
     """
 
-    theta_fn: Callable[[Tensor], Tensor]
+    theta_fn: Callable[..., Tensor]
     theta_kwargs: list[dict[str, Tensor]]
     synth_kwargs: list[dict[str, Tensor]]
     params: list[nn.Parameter]
     save_dir: Path
+    synth_fn: Callable[..., Tensor] | None = None
 
 
 def prepare_warmup(
@@ -171,8 +215,12 @@ def prepare_warmup(
     cache_dir: str | os.PathLike,
     label: str = "warmup",
     n_iter: int = 20,
+    pad: int | None = None,
 ) -> WarmupSet:
-    """Render the warmup batches and find the warmup directory (in eval mode; no HVP yet)."""
+    """Render the warmup batches and find the warmup directory (in eval mode; no HVP yet).
+
+    ``pad``: the module's pad (the TR-808 training shift), or None; see :func:`warmup_batches`.
+    """
     if not callable(getattr(loss, "warmup_lc_hvp", None)):
         raise TypeError(
             f"loss must be a SCRAPL loss with warmup_lc_hvp (θ-IS warmup), got "
@@ -188,18 +236,25 @@ def prepare_warmup(
         raise ValueError("encoder must have trainable parameters (requires_grad=True)")
 
     # warmup_lc_hvp calls theta_fn(**theta_fn_kwargs), i.e. theta_fn(x=...), whatever the
-    # encoder's forward argument is called (AudioEncoder's is ``audio``).
-    def theta_fn(x: Tensor) -> Tensor:
-        return encoder(x)
+    # encoder's forward argument is called (AudioEncoder's is ``audio``). With a pad, x is
+    # the loss's (delayed) target and the encoder reads the sound itself.
+    def theta_fn(x: Tensor, audio: Tensor | None = None) -> Tensor:
+        return encoder(x if audio is None else audio)
 
+    if pad is not None:
+        pad = check_int("pad", pad, 0)
     with _eval_mode(encoder, synth):
         theta_kwargs, synth_kwargs = warmup_batches(
-            dataset, synth, order, n_examples, batch_size, run_seed, device=params[0].device
+            dataset, synth, order, n_examples, batch_size, run_seed, params[0].device, pad
         )
     record = warmup_record(loss, theta_kwargs, params, synth_kwargs, n_iter=n_iter)
-    key = sha256([record, repr(encoder), repr(synth)])[:_KEY_CHARS]
+    determined_by = [record, repr(encoder), repr(synth)]
+    if pad is not None:
+        determined_by.append(f"pad={pad}")
+    key = sha256(determined_by)[:_KEY_CHARS]
     save_dir = Path(cache_dir) / f"{label}_{key}"
-    return WarmupSet(theta_fn, theta_kwargs, synth_kwargs, params, save_dir)
+    synth_fn = None if pad is None else _ShiftedSynth(synth, pad)
+    return WarmupSet(theta_fn, theta_kwargs, synth_kwargs, params, save_dir, synth_fn)
 
 
 def run_theta_is(
@@ -226,9 +281,10 @@ def run_theta_is(
     Raises:
         RuntimeError: the encoder or the synth is not deterministic in eval mode.
     """
+    synth_fn = synth if warmup.synth_fn is None else warmup.synth_fn
     with _eval_mode(encoder, synth):
         first = warmup.theta_kwargs[0], warmup.synth_kwargs[0]
-        if not loss.check_is_deterministic(warmup.theta_fn, first[0], synth, first[1]):
+        if not loss.check_is_deterministic(warmup.theta_fn, first[0], synth_fn, first[1]):
             raise RuntimeError(
                 "θ-IS warmup needs a deterministic encoder and synth, but two calls on the "
                 "first warmup batch gave different outputs (the warning above names which). "
@@ -241,7 +297,7 @@ def run_theta_is(
         )
         return loss.warmup_lc_hvp(
             theta_fn=warmup.theta_fn,
-            synth_fn=synth,
+            synth_fn=synth_fn,
             theta_fn_kwargs=warmup.theta_kwargs,
             params=warmup.params,
             synth_fn_kwargs=warmup.synth_kwargs,

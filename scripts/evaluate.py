@@ -6,7 +6,10 @@
 The run's ``config.yaml`` (next to ``checkpoints/``) rebuilds the data and the module; the
 metrics of ``configs/metrics/`` are interpolated against it (``${jtfs.J}`` is the run's) and
 logged as ``test/<name>`` next to the module's own test metrics, into
-``<run>/evaluations/<time>_<checkpoint>/metrics.csv``, which ``scripts/aggregate.py`` reads.
+``<run>/evaluations/<time>_<checkpoint>/metrics.csv``, which ``scripts/aggregate.py`` reads,
+with one row per test example in ``test_examples.csv`` beside it. TR-808 runs:
+``metrics=tr808`` gives their full set (MSS, JTFS distance, loudness / centroid / flatness,
+FAD), on the audio with the training shift's pad removed.
 """
 
 from __future__ import annotations
@@ -41,8 +44,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             f"{str(run_dir)!r} (set run_dir=... for another layout)"
         )
     run_cfg = OmegaConf.load(run_dir / "config.yaml")
-    # The metrics are interpolated against the run's config (its synth length, its JTFS).
-    extra = OmegaConf.merge(run_cfg, {"metrics": OmegaConf.to_container(cfg.metrics)}).metrics
+    # The metrics are interpolated against the run's config (its synth length, its JTFS); they
+    # replace the run's own (a TR-808 run has its test metrics there).
+    OmegaConf.update(run_cfg, "metrics", OmegaConf.to_container(cfg.metrics), merge=False)
+    extra = run_cfg.metrics
     metrics = {str(k): hydra.utils.instantiate(v) for k, v in extra.items() if v is not None}
     with atomic_output(out_dir / "config.yaml") as tmp:
         resolved = OmegaConf.to_container(extra, resolve=True)
@@ -56,7 +61,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     trainer: pl.Trainer = hydra.utils.instantiate(
         trainer_cfg,
         logger=hydra.utils.instantiate(cfg.logger),
-        callbacks=[TestMetrics(metrics)] if metrics else [],
+        callbacks=[TestMetrics(metrics, out_dir / "test_examples.csv")] if metrics else [],
     )
     trainer.test(module, datamodule=datamodule, ckpt_path=str(ckpt), verbose=False)
     results = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}

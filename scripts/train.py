@@ -5,8 +5,9 @@
     python scripts/train.py ... ckpt_path=out/<experiment>/<loss>/<run>/checkpoints/last.ckpt
 
 A resumed run's config.yaml records ``resumed_from`` (checkpoint, run folder, epoch, step).
-A finished run writes ``summary.json``: its θ errors, the best checkpoint, the wall time and
-the number of torch threads (what the analysis scripts read besides metrics.csv).
+A finished run writes ``summary.json``: its θ errors (when its data have θ), the test metrics
+of a TestMetrics callback (the TR-808 experiments), the best checkpoint, the wall time and the
+number of torch threads (what the analysis scripts read besides metrics.csv).
 
 Everything is built from the configs' ``_target_`` entries; nothing here knows experiment
 or loss names.
@@ -27,6 +28,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from experiments.audio_io import atomic_output
+from experiments.callbacks.test_metrics import TestMetrics
 from experiments.checkpoints import read_resume_checkpoint
 
 log = logging.getLogger("train")
@@ -46,9 +48,12 @@ def finish_wandb() -> None:
         wandb.finish()
 
 
-def _metric(trainer: pl.Trainer, key: str) -> float:
+def _record(metrics: dict[str, float], trainer: pl.Trainer, key: str, name: str) -> None:
+    """``metrics[name]`` = the logged value of ``key``, if it was logged (recordings have no
+    θ error)."""
     value = trainer.callback_metrics.get(key)
-    return math.nan if value is None else float(value)
+    if value is not None:
+        metrics[name] = float(value)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -78,15 +83,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
     try:
         if cfg.validate_before_fit and cfg.ckpt_path is None:
             trainer.validate(module, datamodule=datamodule, verbose=False)
-            metrics["start/val/theta_l1"] = _metric(trainer, "val/theta_l1")
+            _record(metrics, trainer, "val/theta_l1", "start/val/theta_l1")
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
-        metrics["end/val/theta_l1"] = _metric(trainer, "val/theta_l1")
+        _record(metrics, trainer, "val/theta_l1", "end/val/theta_l1")
         best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
         if cfg.test:
             trainer.test(
                 module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True
             )
-            metrics["test/theta_l1"] = _metric(trainer, "test/theta_l1")
+            _record(metrics, trainer, "test/theta_l1", "test/theta_l1")
+            for callback in trainer.callbacks:
+                if isinstance(callback, TestMetrics):
+                    for name in callback.logged_names:
+                        _record(metrics, trainer, name, name)
     finally:
         finish_wandb()
     with atomic_output(out_dir / "summary.json") as tmp:
@@ -97,10 +106,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
             "torch_threads": torch.get_num_threads(),
         }
         tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    summary = ", ".join(f"{k} = {v:.1f} ‰" for k, v in metrics.items())
-    log.info(f"θ L1: {summary}")
+    theta = ", ".join(f"{k} = {v:.1f} ‰" for k, v in metrics.items() if "theta_l1" in k)
+    other = ", ".join(f"{k} = {v:.4g}" for k, v in metrics.items() if "theta_l1" not in k)
+    lines = [f"θ L1 (per mille): {theta}"] if theta else []
+    lines += [f"Test metrics: {other}"] if other else []
+    for line in lines:
+        log.info(line)
     log.info(f"Run folder: {out_dir}")
-    print(f"\nθ L1 (per mille): {summary}\nRun folder: {out_dir}")
+    print("\n" + "\n".join([*lines, f"Run folder: {out_dir}"]))
     return metrics
 
 

@@ -58,6 +58,7 @@ def warmup(cfg: DictConfig) -> Path:
         cache_dir=cfg.theta_is.cache_dir,
         label=cfg.theta_is.label,
         n_iter=cfg.theta_is.n_iter,
+        pad=module.pad,
     )
     save_dir = prepared.save_dir
     if cfg.warmup.merge:

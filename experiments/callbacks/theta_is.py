@@ -42,9 +42,9 @@ class ThetaIS(pl.Callback):
     * the fit resumes from a checkpoint (``trainer.ckpt_path`` is set): π comes back with the
       loss's state in the checkpoint.
 
-    Otherwise the warmup runs over all paths and θ dims with the module's ``encoder`` and
-    ``synth`` on the first ``n_examples`` of the training order of epoch 0 (the datamodule's
-    ``train_order(0)``), in the shared warmup cache ``cache_dir`` (see
+    Otherwise the warmup runs over all paths and θ dims with the module's ``encoder``,
+    ``synth`` and ``pad`` (if it has one) on the first ``n_examples`` of the training order
+    of epoch 0 (the datamodule's ``train_order(0)``), in the shared warmup cache ``cache_dir`` (see
     :mod:`experiments.theta_is`): a run restarted after a kill, or a later run with the same
     set-up and seed, resumes or reuses it. The resulting ``probs.pt`` is copied into
     ``run_dir``, beside ``warmup_dir.txt`` naming the cache folder it came from.
@@ -122,6 +122,7 @@ class ThetaIS(pl.Callback):
             cache_dir=self.cache_dir,
             label=self.label,
             n_iter=self.n_iter,
+            pad=getattr(pl_module, "pad", None),
         )
         probs = run_theta_is(loss, pl_module.encoder, pl_module.synth, warmup, self.n_iter)
         if probs is None:  # cannot happen for the full range unless files vanish meanwhile

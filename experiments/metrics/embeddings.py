@@ -12,7 +12,8 @@ The interface, :class:`FrameEmbedding`: an ``nn.Module`` with an ``sr`` attribut
 its input must have) whose ``forward`` maps ``(batch, 1, n)`` audio to
 ``(batch, n_frames, dim)`` embeddings. :func:`embed_frames` resamples to that rate with
 ``soxr`` when needed and stacks every frame of every example; :func:`frechet_audio_distance`
-compares two sets of sounds.
+compares two sets of sounds, and :class:`FrechetAudioDistanceMetric` is that as a set metric of
+:class:`experiments.callbacks.test_metrics.TestMetrics` (the embedding plugged in by config).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from scrapl.validation import check_bool, check_int, check_positive
 
 __all__ = [
     "FrameEmbedding",
+    "FrechetAudioDistanceMetric",
     "MFCCFrameEmbedding",
     "SavedModelFrameEmbedding",
     "embed_frames",
@@ -188,3 +190,32 @@ def frechet_audio_distance(
     a = embed_frames(embedding, target, sr, batch_size)
     b = embed_frames(embedding, recon, sr, batch_size)
     return frechet_distance_from_embeddings(a, b)
+
+
+class FrechetAudioDistanceMetric(nn.Module):
+    """FAD between a test split's reconstructions and targets (a set metric).
+
+    Args:
+        embedding: the frame embedding, e.g. :class:`MFCCFrameEmbedding` (the default of the
+            configs: its values are not the paper's EnCodec FAD) or
+            :class:`SavedModelFrameEmbedding` for a model on disk.
+        sr: sample rate of the audio compared, in Hz.
+        batch_size: examples per embedding forward pass.
+
+    ``compare_sets(x_hat, x)`` with ``(n, 1, N)`` audio returns the Fréchet distance between
+    the Gaussians of their frame embeddings (:func:`frechet_audio_distance`).
+    """
+
+    def __init__(self, embedding: FrameEmbedding, sr: float = 44100, batch_size: int = 16) -> None:
+        super().__init__()
+        if not isinstance(embedding, nn.Module) or not hasattr(embedding, "sr"):
+            raise TypeError(
+                "embedding must be a frame embedding (an nn.Module with an sr attribute), got "
+                f"{type(embedding).__name__}"
+            )
+        self.embedding = embedding
+        self.sr = check_positive("sr", sr)
+        self.batch_size = check_int("batch_size", batch_size, 1)
+
+    def compare_sets(self, x_hat: ArrayLike, x: ArrayLike) -> float:
+        return frechet_audio_distance(x, x_hat, self.sr, self.embedding, self.batch_size)

@@ -28,13 +28,16 @@ from __future__ import annotations
 import numpy as np
 import pyloudnorm
 import scipy.signal
+import torch
 from numpy.typing import ArrayLike
+from torch import Tensor, nn
 
 from scrapl.validation import check_int, check_positive
 
 __all__ = [
     "FEATURES",
     "PARTS",
+    "TR808FeatureDistances",
     "feature_distances",
     "frame",
     "frame_loudness",
@@ -167,3 +170,28 @@ def feature_distances(
         for name in FEATURES
         for part, frames in PARTS.items()
     }
+
+
+class TR808FeatureDistances(nn.Module):
+    """:func:`feature_distances` as a test metric: ``(x_hat, x)`` -> one value per example.
+
+    Args:
+        sr: sample rate in Hz.
+        pad: leading samples to drop (0 when the caller has already removed the pad, as
+            :class:`experiments.module.SoundMatching`'s test step does).
+
+    ``forward(x_hat, x)`` with ``(batch, 1, n)`` audio returns ``{"<feature>_<part>": (batch,)}``
+    float64 tensors (``loudness_transient``, ``loudness_decay``, ``centroid_transient``, ...),
+    in the order of :data:`FEATURES` and :data:`PARTS`.
+    """
+
+    def __init__(self, sr: float = 44100, pad: int = 0) -> None:
+        super().__init__()
+        self.sr = check_positive("sr", sr)
+        self.pad = check_int("pad", pad, 0)
+
+    def forward(self, x_hat: Tensor, x: Tensor) -> dict[str, Tensor]:
+        distances = feature_distances(x, x_hat, self.sr, self.pad)
+        # (batch, 1) per example and channel -> (batch,)
+        return {k: torch.from_numpy(v.reshape(v.shape[0], -1).mean(-1)) for k, v in
+                distances.items()}  # fmt: skip

@@ -169,9 +169,12 @@ class ChirpletSynth(torch.nn.Module):
         sigma0: window width factor, in (0, 1).
 
     Buffers: ``sample_index`` ``(n_samples,)`` = ``0, ..., N-1`` (the time axis).
+
+    ``takes_seed = True``: ``forward(theta, seed)`` draws the time shift from the seed.
     """
 
     sample_index: Tensor
+    takes_seed = True
 
     def __init__(
         self,

@@ -215,7 +215,11 @@ class GranularSynth(torch.nn.Module):
         slope_cap: fraction of the tan curve's range used, in ``(0, 1)``.
         cqt_bins_per_octave, cqt_hop: the CQT grid that sets the chirp-rate unit,
             ``slope_scale = sr / (cqt_bins_per_octave * cqt_hop) / 4`` oct/s.
+
+    ``takes_seed = True``: ``forward(theta, seed)`` draws its randomness from the seed.
     """
+
+    takes_seed = True
 
     def __init__(
         self,

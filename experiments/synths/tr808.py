@@ -208,9 +208,13 @@ class TR808Synth(torch.nn.Module):
 
     Buffers: ``noise`` ``(n_samples,)``, not saved in the state dict (``noise_seed``
     reproduces it).
+
+    ``takes_seed = False``: ``forward`` takes no seed (see
+    :func:`experiments.synths.common.synth_takes_seed`).
     """
 
     noise: Tensor
+    takes_seed = False
     n_theta = len(PARAMETERS)
     param_names: tuple[str, ...] = tuple(p.name for p in PARAMETERS)
 

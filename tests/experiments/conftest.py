@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import hydra
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
@@ -20,6 +22,10 @@ def _names(group: str) -> list[str]:
 
 
 EXPERIMENTS = _names("experiment")
+# The TR-808 experiments (one-shot data, 14 θ; tests in test_configs_tr808.py) and the θ-grid
+# ones (granular, chirplet; test_configs.py).
+TR808_EXPERIMENTS = [e for e in EXPERIMENTS if e.startswith("tr808")]
+GRID_EXPERIMENTS = [e for e in EXPERIMENTS if e not in TR808_EXPERIMENTS]
 LOSSES = _names("loss")
 LOGGERS = _names("logger")
 TRAINERS = _names("trainer")
@@ -92,3 +98,54 @@ def run_train(compose_train, train_script) -> Callable[..., tuple[dict, DictConf
         return train_script.train(cfg), cfg
 
     return _run
+
+
+@pytest.fixture(scope="module")
+def composer(tmp_path_factory) -> Iterator[Callable[..., DictConfig]]:
+    """``composer(*overrides)``: the resolved config, memoised per module (do not modify it).
+
+    Composing takes ~0.2-0.4 s, so each override list is composed once and shared by the
+    tests of a file. The result has no ``hydra`` node (what ``train`` sees); its
+    ``${hydra:...}`` values resolve to a run folder in a temporary directory.
+    """
+    run_dir = tmp_path_factory.mktemp("configs") / "run"
+    cache: dict[tuple[str, ...], DictConfig] = {}
+    resolved: dict[tuple[str, ...], DictConfig] = {}
+
+    def _compose(*overrides: str) -> DictConfig:
+        key = tuple(overrides)
+        if key not in cache:
+            GlobalHydra.instance().clear()
+            with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+                cfg = compose(config_name="train", overrides=list(key), return_hydra_config=True)
+            with open_dict(cfg):
+                cfg.hydra.runtime.output_dir = str(run_dir)
+                cfg.hydra.job.num = 0
+            cache[key] = cfg
+        cfg = cache[key]
+        HydraConfig.instance().set_config(cfg)
+        if key not in resolved:
+            plain = copy.deepcopy(cfg)
+            with open_dict(plain):
+                del plain["hydra"]
+            OmegaConf.resolve(plain)
+            resolved[key] = plain
+        return resolved[key]
+
+    yield _compose
+    GlobalHydra.instance().clear()
+
+
+class Built:
+    """Objects built once per distinct resolved config (the YAML text is the key)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, object] = {}
+        self.n_builds = 0
+
+    def __call__(self, node: DictConfig, **kwargs) -> object:
+        key = OmegaConf.to_yaml(node, resolve=True) + repr(sorted(kwargs))
+        if key not in self.objects:
+            self.objects[key] = hydra.utils.instantiate(node, **kwargs)
+            self.n_builds += 1
+        return self.objects[key]

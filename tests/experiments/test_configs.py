@@ -1,37 +1,36 @@
 """The Hydra configs (configs/): composition, the paper's values, instantiation, early errors.
 
-Every experiment x loss is composed under the paper preset and the key facts are checked on
-the resolved config (quick and tiny: a diagonal covering every experiment and every loss by
-default, the full products under ``-m slow``); every distinct object config of the tiny
-preset is instantiated (and run once on a sound of the matching length), the paper-size
-losses of the granular experiment are built once each, loggers and trainers compose and
-instantiate offline, and bad overrides are shown to fail before any training step.
+Every θ-grid experiment (granular, chirplet; TR-808: test_configs_tr808.py) x loss is
+composed under the paper preset and the key facts are checked on the resolved config (quick
+and tiny: a diagonal covering every experiment and every loss by default, the full products
+under ``-m slow``); every distinct object config of the tiny preset is instantiated (and run
+once on a sound of the matching length), the paper-size losses of the granular experiment are
+built once each, loggers and trainers compose and instantiate offline, and bad overrides are
+shown to fail before any training step.
 """
 
 from __future__ import annotations
 
-import copy
 import csv
 import math
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import hydra
 import lightning.pytorch as pl
 import pytest
 import torch
-from conftest import CONFIG_DIR, EXPERIMENTS, FAST_RUN, LOGGERS, LOSSES, TRAINERS
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
+from conftest import CONFIG_DIR, FAST_RUN, GRID_EXPERIMENTS, LOGGERS, LOSSES, TRAINERS, Built
 from hydra.errors import ConfigCompositionException
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from experiments.module import SoundMatching
 
 PRESETS = ["cpu", "paper", "quick", "tiny"]
+# The θ-grid experiments (the TR-808 ones: test_configs_tr808.py).
+EXPERIMENTS = GRID_EXPERIMENTS
 CHIRPLETS = [e for e in EXPERIMENTS if e.startswith("chirplet")]
 
 SCRAPL = "scrapl.SCRAPLLoss"
@@ -87,42 +86,6 @@ def preset_values(preset: str, synth: str = "granular") -> dict[str, object]:
 
 
 # --------------------------------------------------------------------------- composition
-
-
-@pytest.fixture(scope="module")
-def composer(tmp_path_factory) -> Iterator[Callable[..., DictConfig]]:
-    """``composer(*overrides)``: the resolved config, memoised per module (do not modify it).
-
-    Composing takes ~0.2-0.4 s, so each override list is composed once and shared by the
-    tests of this file. The result has no ``hydra`` node (what ``train`` sees); its
-    ``${hydra:...}`` values resolve to a run folder in a temporary directory.
-    """
-    run_dir = tmp_path_factory.mktemp("configs") / "run"
-    cache: dict[tuple[str, ...], DictConfig] = {}
-    resolved: dict[tuple[str, ...], DictConfig] = {}
-
-    def _compose(*overrides: str) -> DictConfig:
-        key = tuple(overrides)
-        if key not in cache:
-            GlobalHydra.instance().clear()
-            with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-                cfg = compose(config_name="train", overrides=list(key), return_hydra_config=True)
-            with open_dict(cfg):
-                cfg.hydra.runtime.output_dir = str(run_dir)
-                cfg.hydra.job.num = 0
-            cache[key] = cfg
-        cfg = cache[key]
-        HydraConfig.instance().set_config(cfg)
-        if key not in resolved:
-            plain = copy.deepcopy(cfg)
-            with open_dict(plain):
-                del plain["hydra"]
-            OmegaConf.resolve(plain)
-            resolved[key] = plain
-        return resolved[key]
-
-    yield _compose
-    GlobalHydra.instance().clear()
 
 
 def _base(experiment: str, loss: str, preset: str) -> tuple[str, ...]:
@@ -418,22 +381,7 @@ def test_logger_trainer(composer, no_network, logger, trainer) -> None:
 # --------------------------------------------------------------------------- instantiation
 
 
-class _Built:
-    """Objects built once per distinct resolved config (the YAML text is the key)."""
-
-    def __init__(self) -> None:
-        self.objects: dict[str, object] = {}
-        self.n_builds = 0
-
-    def __call__(self, node: DictConfig, **kwargs) -> object:
-        key = OmegaConf.to_yaml(node, resolve=True) + repr(sorted(kwargs))
-        if key not in self.objects:
-            self.objects[key] = hydra.utils.instantiate(node, **kwargs)
-            self.n_builds += 1
-        return self.objects[key]
-
-
-def _check_objects(cfg: DictConfig, built: _Built, checked_losses: set[int]) -> None:
+def _check_objects(cfg: DictConfig, built: Built, checked_losses: set[int]) -> None:
     torch.manual_seed(0)
     synth = built(cfg.synth)
     model = built(cfg.model)
@@ -494,8 +442,8 @@ def _check_objects(cfg: DictConfig, built: _Built, checked_losses: set[int]) -> 
     assert value.shape == () and torch.isfinite(value) and value > 0
 
 
-def _instantiate_tiny(composer, pairs: list[tuple[str, str]]) -> _Built:
-    built, checked = _Built(), set()
+def _instantiate_tiny(composer, pairs: list[tuple[str, str]]) -> Built:
+    built, checked = Built(), set()
     for experiment, loss in pairs:
         _check_objects(composer(*_base(experiment, loss, "tiny")), built, checked)
     # Every distinct loss config ran once: SCRAPL with and without the θ-IS callback share
@@ -552,8 +500,8 @@ def test_instantiate_paper_granular_losses(composer, loss, paper_built) -> None:
 
 
 @pytest.fixture(scope="module")
-def paper_built() -> _Built:
-    return _Built()
+def paper_built() -> Built:
+    return Built()
 
 
 def test_paper_scrapl_variants_share_one_path_set(composer, paper_built) -> None:
