@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from experiments.analysis.chains import chain_runs, check_complete
 from experiments.analysis.errors import RunFolderError
-from experiments.analysis.grouping import RunGroup, group_runs
+from experiments.analysis.grouping import OlderRuns, RunGroup, group_runs
 from experiments.analysis.run_folder import Skipped, read_runs
 
 __all__ = ["Collection", "collect", "report_text"]
@@ -25,8 +25,9 @@ class Collection:
     notes: list[str] = field(default_factory=list)
 
 
-def collect(root: str | os.PathLike) -> Collection:
-    """Every usable run under ``root``, grouped (see :mod:`experiments.analysis.grouping`).
+def collect(root: str | os.PathLike, older: OlderRuns | None = None) -> Collection:
+    """Every usable run under ``root``, grouped (see :mod:`experiments.analysis.grouping`;
+    ``older``: the values of keys that older runs lack, :class:`OlderRuns`).
 
     Raises :class:`~experiments.analysis.errors.MixedConfigError` when a group mixes
     configurations.
@@ -42,7 +43,7 @@ def collect(root: str | os.PathLike) -> Collection:
             skipped += [Skipped(r.path, str(err)) for r in chain.runs]
             continue
         complete.append(chain)
-    groups, duplicates = group_runs(complete)
+    groups, duplicates = group_runs(complete, older)
     skipped += duplicates
     return Collection(groups, sorted(skipped, key=lambda s: s.path), notes)
 

@@ -8,19 +8,33 @@ experiment is labelled with them, so that ``scrapl[preset=quick]`` is compared w
 up to bookkeeping (:data:`BOOKKEEPING`, the seed and values derived from the seed or from
 the run's own folder); anything else is refused with :class:`MixedConfigError`, naming the
 keys.
+
+A config that gained keys after some runs were made (a new option whose default reproduces
+the earlier behaviour) would split those runs from later ones. :class:`OlderRuns` names, for
+such keys and config-group choices, the value a run that lacks them is read with; it is
+given explicitly (e.g. in a results spec), so every such reading is visible beside the
+table.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from experiments.analysis.chains import RunChain
 from experiments.analysis.errors import MixedConfigError
 from experiments.analysis.run_folder import Skipped
 
-__all__ = ["BOOKKEEPING", "GroupKey", "RunGroup", "config_differences", "group_runs"]
+__all__ = [
+    "BOOKKEEPING",
+    "GroupKey",
+    "OlderRuns",
+    "RunGroup",
+    "config_differences",
+    "group_runs",
+]
 
 # Config keys (and the keys below them) that do not change what a run computes.
 BOOKKEEPING = (
@@ -34,6 +48,50 @@ BOOKKEEPING = (
 )
 # Config-group choices that never split groups.
 IGNORED_CHOICES = ("experiment", "loss", "logger", "paths", "hydra")
+
+
+@dataclass(frozen=True)
+class OlderRuns:
+    """Values for keys a run's config lacks because the run predates them.
+
+    Args:
+        config: dotted config key -> value (``{"module.pad": None, "metrics": {}}``), used
+            for a run whose resolved config has neither the key nor anything below it.
+        choices: config group -> choice (``{"metrics": "none"}``), used for a run whose
+            Hydra choices lack the group.
+    """
+
+    config: Mapping[str, Any] = field(default_factory=dict)
+    choices: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_spec(cls, spec: object) -> OlderRuns:
+        """From ``{"config": {...}, "choices": {...}}`` (both optional), or ``None``."""
+        if spec is None:
+            return cls()
+        if not isinstance(spec, Mapping) or set(spec) - {"config", "choices"}:
+            raise ValueError(
+                "older_runs must be a mapping with the keys 'config' and/or 'choices', "
+                f"got {spec!r}"
+            )
+        config, choices = spec.get("config") or {}, spec.get("choices") or {}
+        if not isinstance(config, Mapping) or not all(isinstance(k, str) for k in config):
+            raise ValueError(f"older_runs.config must map dotted keys to values, got {config!r}")
+        if not isinstance(choices, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in choices.items()
+        ):
+            raise ValueError(f"older_runs.choices must map groups to choices, got {choices!r}")
+        return cls(dict(config), dict(choices))
+
+    def fill_config(self, flat: dict[str, Any]) -> dict[str, Any]:
+        out = dict(flat)
+        for key, value in self.config.items():
+            if not any(k == key or k.startswith(key + ".") for k in flat):
+                out.update(_flatten(value, f"{key}."))
+        return out
+
+    def fill_choices(self, choices: Mapping[str, str]) -> dict[str, str]:
+        return {**self.choices, **choices}
 
 
 @dataclass(frozen=True, order=True)
@@ -83,12 +141,12 @@ def _freeze(node: Any) -> Any:
     return node
 
 
-def _comparable(chain: RunChain) -> dict[str, Any]:
+def _comparable(chain: RunChain, older: OlderRuns) -> dict[str, Any]:
     """The config of the chain's last run with bookkeeping removed and run folders masked."""
     run = chain.last
     folders = [str(run.path), str(run.config.get("paths", {}).get("output_dir", run.path))]
     out = {}
-    for key, value in _flatten(run.config).items():
+    for key, value in older.fill_config(_flatten(run.config)).items():
         if any(key == b or key.startswith(b + ".") for b in BOOKKEEPING):
             continue
         if isinstance(value, str):
@@ -98,13 +156,16 @@ def _comparable(chain: RunChain) -> dict[str, Any]:
     return out
 
 
-def config_differences(chains: list[RunChain]) -> dict[str, Counter]:
+def config_differences(
+    chains: list[RunChain], older: OlderRuns | None = None
+) -> dict[str, Counter]:
     """Config keys whose values differ between the chains, with a count of each value.
 
     Keys whose value equals each run's own seed (``data.shuffle_seed: ${seed}`` resolved)
-    are seed-derived and not differences.
+    are seed-derived and not differences. ``older`` fills keys that older runs lack.
     """
-    configs = [_comparable(c) for c in chains]
+    older = older or OlderRuns()
+    configs = [_comparable(c, older) for c in chains]
     keys = sorted(set().union(*configs))
     out = {}
     for key in keys:
@@ -119,33 +180,39 @@ def config_differences(chains: list[RunChain]) -> dict[str, Counter]:
     return out
 
 
-def _variant_dims(chains: list[RunChain]) -> dict[str, list[str]]:
+def _variant_dims(chains: list[RunChain], older: OlderRuns) -> dict[str, list[str]]:
     """Per experiment, the choices that differ within some (experiment, loss)."""
     by_loss: dict[tuple[str, str], list[RunChain]] = defaultdict(list)
     for c in chains:
         by_loss[(c.last.experiment, c.last.loss)].append(c)
     dims: dict[str, set[str]] = defaultdict(set)
     for (experiment, _), members in by_loss.items():
-        names = set().union(*(m.last.choices for m in members))
+        choices = [older.fill_choices(m.last.choices) for m in members]
+        names = set().union(*choices)
         for name in names:
             if name in IGNORED_CHOICES or name.startswith("hydra/"):
                 continue
-            if len({m.last.choices.get(name, "?") for m in members}) > 1:
+            if len({c.get(name, "?") for c in choices}) > 1:
                 dims[experiment].add(name)
     return {e: sorted(d) for e, d in dims.items()}
 
 
-def group_runs(chains: list[RunChain]) -> tuple[list[RunGroup], list[Skipped]]:
+def group_runs(
+    chains: list[RunChain], older: OlderRuns | None = None
+) -> tuple[list[RunGroup], list[Skipped]]:
     """Group the chains; returns ``(groups sorted by key, skipped duplicates)``.
 
     Two complete runs of one group with the same seed: the later (by folder name) is kept.
+    ``older`` fills the keys and choices that older runs lack (see :class:`OlderRuns`).
     Raises :class:`MixedConfigError` listing every group whose runs differ in config.
     """
-    dims = _variant_dims(chains)
+    older = older or OlderRuns()
+    dims = _variant_dims(chains, older)
     members: dict[GroupKey, list[RunChain]] = defaultdict(list)
     for c in chains:
         run = c.last
-        variant = tuple((d, run.choices.get(d, "?")) for d in dims.get(run.experiment, []))
+        choices = older.fill_choices(run.choices)
+        variant = tuple((d, choices.get(d, "?")) for d in dims.get(run.experiment, []))
         members[GroupKey(run.experiment, run.loss, variant)].append(c)
     groups, skipped, problems = [], [], []
     for key in sorted(members):
@@ -156,7 +223,7 @@ def group_runs(chains: list[RunChain]) -> tuple[list[RunGroup], list[Skipped]]:
                 skipped.append(Skipped(old, f"seed {c.seed} again in {c.last.path}, kept"))
             by_seed[c.seed] = c
         kept = [by_seed[s] for s in sorted(by_seed)]
-        diffs = config_differences(kept)
+        diffs = config_differences(kept, older)
         if diffs:
             lines = [
                 f"  {k}: " + ", ".join(f"{v} ({n} runs)" for v, n in counts.most_common())

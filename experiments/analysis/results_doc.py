@@ -15,6 +15,9 @@ The spec (a YAML file beside the document, e.g. ``docs/results/cpu.yaml``) holds
         losses: [scrapl, ...]       # row order (optional; default: by mean test θ L1)
         metrics: [test/theta_l1, test/theta_l1_density, test/theta_l1_slope]
         pairs: [mss_linear:scrapl]  # b − a comparisons (optional)
+        older_runs:                 # optional: values of keys that runs made before the
+          config: {module.pad: null}  # keys existed lack (see grouping.OlderRuns); shown
+          choices: {metrics: none}    # under the table
 
 Each section gets a table with one row per loss: the runs and their seeds, every metric as
 mean ± 1.96 · std(ddof=0) / √n over seeds (SPEC §7), the per-seed test θ L1 and the mean
@@ -30,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.analysis.collect import collect
-from experiments.analysis.grouping import RunGroup
+from experiments.analysis.grouping import OlderRuns, RunGroup
 from experiments.analysis.run_metrics import WALL_TIME
 from experiments.analysis.statistics import compare, mean_ci95
 from experiments.analysis.summary import group_values, parse_pairs
@@ -108,7 +111,8 @@ def _pairs_table(groups: dict[str, RunGroup], pairs: list[tuple[str, str]]) -> l
 
 def section_markdown(section: dict[str, Any], root: Path) -> str:
     """The Markdown of one section (see the module docstring); runs read under ``root``."""
-    collection = collect(root / section["runs"])
+    older = OlderRuns.from_spec(section.get("older_runs"))
+    collection = collect(root / section["runs"], older)
     groups = {
         g.key.label: g for g in collection.groups if g.key.experiment == section["experiment"]
     }
@@ -125,6 +129,15 @@ def section_markdown(section: dict[str, Any], root: Path) -> str:
         pairs = _pairs_table(groups, parse_pairs(section.get("pairs", [])))
         if pairs:
             out += pairs + [""]
+    assumed = [f"`{k}` = `{v!r}`" for k, v in older.config.items()]
+    assumed += [f"`{k}={v}` (config group)" for k, v in older.choices.items()]
+    if assumed:
+        out += [
+            "Runs made before these options existed are read with their present defaults: "
+            + ", ".join(assumed)
+            + ".",
+            "",
+        ]
     if collection.skipped:
         out.append(f"Skipped folders under `{section['runs']}`:")
         out += [f"- `{os.path.relpath(s.path, root)}`: {s.reason}" for s in collection.skipped]

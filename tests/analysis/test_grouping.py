@@ -7,7 +7,7 @@ from run_fixtures import write_run
 
 from experiments.analysis.chains import chain_runs
 from experiments.analysis.errors import MixedConfigError
-from experiments.analysis.grouping import group_runs
+from experiments.analysis.grouping import OlderRuns, group_runs
 from experiments.analysis.run_folder import read_runs
 
 
@@ -63,3 +63,63 @@ def test_duplicate_seed_keeps_the_later_run(tmp_path) -> None:
     (group,), skipped = _groups(tmp_path)
     assert [c.last.path for c in group.chains] == [new]
     assert [s.path for s in skipped] == [old] and "seed 4 again" in skipped[0].reason
+
+
+def _older_and_newer(root, pad=None):
+    """Seeds 0-1 made before ``module.pad``, ``metrics`` and the ``metrics`` group existed."""
+    for seed in (0, 1):
+        write_run(root, loss="mss_linear", seed=seed)
+        write_run(root, seed=seed)
+    newer = {"module": {"pad": pad}, "metrics": {}}
+    for loss in ("mss_linear", "scrapl"):
+        write_run(root, loss=loss, seed=2, config=newer, choices={"metrics": "none"})
+
+
+def test_runs_that_predate_new_options_split_without_older_runs(tmp_path) -> None:
+    _older_and_newer(tmp_path)
+    groups, _ = _groups(tmp_path)  # the new choice splits the groups
+    assert [(g.key.label, g.seeds) for g in groups] == [
+        ("mss_linear[metrics=?]", [0, 1]),
+        ("mss_linear[metrics=none]", [2]),
+        ("scrapl[metrics=?]", [0, 1]),
+        ("scrapl[metrics=none]", [2]),
+    ]
+    chains, _, _ = chain_runs(read_runs(tmp_path)[0])
+    only_choices = OlderRuns.from_spec({"choices": {"metrics": "none"}})
+    with pytest.raises(MixedConfigError, match=r"module.pad: '<missing>' \(2 runs\), None"):
+        group_runs(chains, only_choices)  # and the new keys still differ
+
+
+def test_older_runs_are_read_with_the_given_values(tmp_path) -> None:
+    _older_and_newer(tmp_path)
+    chains, _, _ = chain_runs(read_runs(tmp_path)[0])
+    older = OlderRuns.from_spec({"config": {"module.pad": None, "metrics": {}},
+                                 "choices": {"metrics": "none"}})  # fmt: skip
+    groups, _ = group_runs(chains, older)
+    assert [(g.key.label, g.seeds) for g in groups] == [
+        ("mss_linear", [0, 1, 2]),
+        ("scrapl", [0, 1, 2]),
+    ]
+
+
+def test_older_runs_do_not_hide_a_real_difference(tmp_path) -> None:
+    _older_and_newer(tmp_path, pad=2048)  # the new runs do use the new option
+    chains, _, _ = chain_runs(read_runs(tmp_path)[0])
+    older = OlderRuns.from_spec({"config": {"module.pad": None, "metrics": {}},
+                                 "choices": {"metrics": "none"}})  # fmt: skip
+    with pytest.raises(MixedConfigError, match="module.pad: None \\(2 runs\\), 2048 \\(1 runs\\)"):
+        group_runs(chains, older)
+
+
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        ([1], "older_runs must be a mapping"),
+        ({"configs": {}}, "older_runs must be a mapping with the keys"),
+        ({"config": [1]}, "older_runs.config must map"),
+        ({"choices": {"metrics": 1}}, "older_runs.choices must map"),
+    ],
+)
+def test_older_runs_spec_errors(spec, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        OlderRuns.from_spec(spec)

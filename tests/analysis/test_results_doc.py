@@ -77,3 +77,18 @@ def test_document_numbers_come_from_the_runs(tmp_path) -> None:
 def test_bad_specs(tmp_path, spec, match) -> None:
     with pytest.raises(ValueError, match=match):
         build_document(spec, tmp_path)
+
+
+def test_older_runs_are_read_with_the_spec_values_and_said_so(tmp_path) -> None:
+    for seed in (0, 1):
+        write_run(tmp_path / "runs", seed=seed)
+    write_run(tmp_path / "runs", seed=2, config={"module": {"pad": None}},
+              choices={"metrics": "none"})  # fmt: skip
+    section = {"title": "G", "runs": "runs", "experiment": "granular",
+               "metrics": ["test/theta_l1"]}  # fmt: skip
+    split = build_document({"sections": [section]}, tmp_path)
+    assert "| scrapl[metrics=?] | 0, 1 |" in split and "| scrapl[metrics=none] | 2 |" in split
+    section["older_runs"] = {"config": {"module.pad": None}, "choices": {"metrics": "none"}}
+    text = build_document({"sections": [section]}, tmp_path)
+    assert "| scrapl | 0, 1, 2 |" in text
+    assert "read with their present defaults: `module.pad` = `None`, `metrics=none`" in text
