@@ -1,0 +1,104 @@
+"""Operator counts and self-time profile of one SCRAPL step (forward + backward of one path).
+
+Counts, with ``torch.profiler``, the ATen operator calls of one step per path (what a GPU pays
+kernel launches for) for ``--n-paths`` paths spread evenly over the index range, after one
+untimed step of each, and prints the median over paths plus a table of the operators with
+the most self CPU time summed over all profiled steps. Only top-level calls are counted
+(an ``aten::`` call made inside another ``aten::`` call is part of it), with and without the
+autograd engine's backward nodes.
+
+Usage::
+
+    python scripts/benchmark_ops.py                    # paper configuration, batch 4
+    python scripts/benchmark_ops.py --batch 32 --n-paths 4 --top 25
+    python scripts/benchmark_ops.py --shape 4096 --J 6 --Q1 4 --Q2 1 --J_fr 2 --Q_fr 1 \\
+        --T none --F none --n-paths 3                  # smoke test, seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import statistics
+
+import numpy as np
+import torch
+from benchmark import CONFIG_KEYS, averaging
+from torch.profiler import ProfilerActivity, profile
+
+from scrapl import SCRAPLLoss
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    for name, default in dict(shape=32768, J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2).items():
+        ap.add_argument(f"--{name}", type=int, default=default)
+    ap.add_argument("--T", type=averaging, default=4096, help="int, none or global")
+    ap.add_argument("--F", type=averaging, default=8, help="int, none or global")
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--n-paths", type=int, default=8, help="SCRAPL paths, spread evenly")
+    ap.add_argument("--top", type=int, default=15, help="rows of the self-CPU-time table")
+    args = ap.parse_args(argv)
+    if min(args.batch, args.threads, args.n_paths, args.top) < 1:
+        ap.error("--batch, --threads, --n-paths and --top must be >= 1")
+    return args
+
+
+def is_top_level(event) -> bool:
+    """An ATen call that no other ATen call made (a Python or autograd-engine call)."""
+    parent = event.cpu_parent
+    while parent is not None:
+        if parent.name.startswith("aten::"):
+            return False
+        parent = parent.cpu_parent
+    return True
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    cfg = {k: getattr(args, k) for k in CONFIG_KEYS}
+    loss = SCRAPLLoss(**cfg, use_p_adam=False, use_p_saga=False)
+    x = torch.randn(args.batch, 1, args.shape, requires_grad=True)
+    x_target = torch.randn(args.batch, 1, args.shape)
+    n = min(args.n_paths, loss.n_paths)
+    paths = sorted({int(p) for p in np.linspace(0, loss.n_paths - 1, n).round()})
+
+    def step(p: int) -> None:
+        x.grad = None
+        loss(x, x_target, path_idx=p).backward()
+
+    counts, node_counts = [], []
+    self_us: collections.Counter = collections.Counter()
+    calls: collections.Counter = collections.Counter()
+    total_us = 0.0
+    for p in paths:
+        step(p)  # untimed: first-call allocations, plan caches
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            step(p)
+        events = prof.events()
+        top = [e for e in events if e.name.startswith("aten::") and is_top_level(e)]
+        nodes = [e for e in events if e.name.startswith("autograd::engine::evaluate_function")]
+        counts.append(len(top))
+        node_counts.append(len(nodes))
+        for e in events:
+            if e.name.startswith("aten::"):
+                self_us[e.name] += e.self_cpu_time_total
+                calls[e.name] += 1
+        total_us += sum(e.self_cpu_time_total for e in events)
+        print(f"path {p:>4}: {len(top):>5} top-level ATen calls, {len(nodes):>4} backward nodes")
+    print(
+        f"\nper step, median over {len(paths)} paths: {statistics.median(counts):.0f} top-level "
+        f"ATen calls, {statistics.median(node_counts):.0f} backward nodes "
+        f"(batch {args.batch}, {args.threads} threads)"
+    )
+    print(f"\nself CPU time over {len(paths)} profiled steps: {total_us / 1e3:.0f} ms")
+    print(f"{'op':<36} {'share':>7} {'calls':>7}")
+    for name, us in self_us.most_common(args.top):
+        print(f"{name:<36} {100 * us / total_us:>6.1f}% {calls[name]:>7}")
+
+
+if __name__ == "__main__":
+    main()
