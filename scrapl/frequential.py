@@ -60,7 +60,7 @@ class _ScatterModulusAverage(torch.autograd.Function):
         for start in range(0, y2.shape[-1], ctx.chunk):
             z = mats_t @ y2[:, None, :, start : start + ctx.chunk]
             grad_r = grad_out @ avg[start : start + ctx.chunk].transpose(-1, -2)
-            grads.append((mats_h @ modulus_grad(z, modulus(z), grad_r)).sum(dim=1))
+            grads.append((mats_h @ modulus_grad(z, grad_r)).sum(dim=1))
         return (grads[0] if len(grads) == 1 else torch.cat(grads, dim=-1)), None, None
 
 

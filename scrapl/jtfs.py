@@ -17,8 +17,10 @@ not negligible, shifted to bin 0 (:mod:`scrapl.windows`: the modulus that follow
 the shift); each first-order spectrum is kept only up to the bins ψ2 reads. Moduli and real
 FFTs have cheaper backward passes than torch's own (:mod:`scrapl.primitives`). The short
 frequential axis and the heavily decimated averaging use matrix products
-(:mod:`scrapl.frequential`). Filters are buffers, so ``.to(device)`` and ``.double()`` move
-and cast them. Output of a path: ``(batch, n_freq, n_time)`` real coefficients.
+(:mod:`scrapl.frequential`). On CPU a large batch is processed in chunks whose largest
+intermediate stays below 32 MB (:data:`CPU_CHUNK_BYTES`). Filters are buffers, so
+``.to(device)`` and ``.double()`` move and cast them. Output of a path:
+``(batch, n_freq, n_time)`` real coefficients.
 """
 
 from __future__ import annotations
@@ -76,6 +78,10 @@ def active_rows(mats: np.ndarray, tol: float = 1e-7) -> np.ndarray:
 
 
 MAX_MATRIX_ELEMENTS = 2**22  # 16 MB in float32
+# On CPU a path is computed for at most this many bytes of its largest intermediate at a
+# time: glibc serves larger blocks by fresh memory maps, whose page faults then cost as much
+# as the FFTs that fill them (its threshold for that is at most 32 MB).
+CPU_CHUNK_BYTES = 2**25
 
 
 class JTFS(nn.Module):
@@ -140,6 +146,8 @@ class JTFS(nn.Module):
             self.psi1_offset += [base + plan.width * (r + 1) for r in range(stop - start)]
             srcs.append(plan.src.reshape(-1))
             values.append(plan.value.reshape(-1, 2))
+        # Elements per signal of the largest first-order group (the largest intermediate).
+        self.largest_group = max((b - a) * (bank.n_padded >> k1) for k1, a, b in bounds)
         self.register_buffer("psi1_src", torch.as_tensor(np.concatenate(srcs)), persistent=False)
         self._register("psi1_value", np.concatenate(values))
         # One window per ψ2, shared by its rows (they are mixed along log-frequency before
@@ -312,9 +320,20 @@ class JTFS(nn.Module):
         """
         self.check_path_idx(path_idx)
         path = self.paths[path_idx]
+        parts = [self._path(part, path) for part in x.tensor_split(self._n_chunks(x), dim=0)]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def _path(self, x: Tensor, path: Path) -> Tensor:
         u1 = self.first_order(self.pad(x), path.n1_max, self.psi2_plan[path.n2][1])
         y2 = self.second_order(u1, path)
         return self.joint(y2, path)
+
+    def _n_chunks(self, x: Tensor) -> int:
+        """Batch chunks for :attr:`CPU_CHUNK_BYTES` (one on GPUs: their allocator caches)."""
+        if x.device.type != "cpu":
+            return 1
+        per_signal = 2 * x.element_size() * self.largest_group  # complex first order
+        return -(-x.shape[0] // max(1, CPU_CHUNK_BYTES // per_signal))
 
     def first_order_all(self, x: Tensor) -> list[tuple[int, Tensor]]:
         """First order for every row any path needs (see :meth:`first_order`)."""

@@ -1,11 +1,15 @@
 """Operator counts and self-time profile of one SCRAPL step (forward + backward of one path).
 
-Counts, with ``torch.profiler``, the ATen operator calls of one step per path (what a GPU pays
-kernel launches for) for ``--n-paths`` paths spread evenly over the index range, after one
-untimed step of each, and prints the median over paths plus a table of the operators with
-the most self CPU time summed over all profiled steps. Only top-level calls are counted
-(an ``aten::`` call made inside another ``aten::`` call is part of it), with and without the
-autograd engine's backward nodes.
+Counts, with ``torch.profiler``, the ATen operator calls of one step per path for
+``--n-paths`` paths spread evenly over the index range (after one untimed step of each) and
+prints the median over paths, plus a table of the operators with the most self CPU time
+summed over all profiled steps. Three counts per step:
+
+- kernels: ATen calls that touch tensor data (leaves of the call tree, less views and bare
+  allocations), what a GPU pays a kernel launch for;
+- top-level ATen calls: those made by Python or the autograd engine (a call made inside
+  another ATen call is part of it), views included;
+- backward nodes run by the autograd engine.
 
 Usage::
 
@@ -45,6 +49,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+# Leaf ATen calls that only make views or allocate: no kernel on a GPU.
+NO_KERNEL = {
+    "aten::" + name
+    for name in (
+        "empty empty_like empty_strided view _unsafe_view as_strided _reshape_alias alias "
+        "select slice narrow unsqueeze squeeze transpose t permute expand view_as_real "
+        "view_as_complex split_with_sizes unfold detach lift_fresh _conj resolve_conj "
+        "resolve_neg result_type"
+    ).split()
+}
+
+
+def is_kernel(event) -> bool:
+    """A leaf ATen call (no ATen call below it) that is not a view or an allocation."""
+    if not event.name.startswith("aten::") or event.name in NO_KERNEL:
+        return False
+    return not any(c.name.startswith("aten::") for c in event.cpu_children)
+
+
 def is_top_level(event) -> bool:
     """An ATen call that no other ATen call made (a Python or autograd-engine call)."""
     parent = event.cpu_parent
@@ -70,7 +93,7 @@ def main() -> None:
         x.grad = None
         loss(x, x_target, path_idx=p).backward()
 
-    counts, node_counts = [], []
+    counts, kernel_counts, node_counts = [], [], []
     self_us: collections.Counter = collections.Counter()
     calls: collections.Counter = collections.Counter()
     total_us = 0.0
@@ -81,18 +104,23 @@ def main() -> None:
         events = prof.events()
         top = [e for e in events if e.name.startswith("aten::") and is_top_level(e)]
         nodes = [e for e in events if e.name.startswith("autograd::engine::evaluate_function")]
+        kernels = sum(1 for e in events if is_kernel(e))
         counts.append(len(top))
+        kernel_counts.append(kernels)
         node_counts.append(len(nodes))
         for e in events:
             if e.name.startswith("aten::"):
                 self_us[e.name] += e.self_cpu_time_total
                 calls[e.name] += 1
         total_us += sum(e.self_cpu_time_total for e in events)
-        print(f"path {p:>4}: {len(top):>5} top-level ATen calls, {len(nodes):>4} backward nodes")
+        print(
+            f"path {p:>4}: {kernels:>5} kernels, {len(top):>5} top-level ATen calls, "
+            f"{len(nodes):>4} backward nodes"
+        )
     print(
-        f"\nper step, median over {len(paths)} paths: {statistics.median(counts):.0f} top-level "
-        f"ATen calls, {statistics.median(node_counts):.0f} backward nodes "
-        f"(batch {args.batch}, {args.threads} threads)"
+        f"\nper step, median over {len(paths)} paths: {statistics.median(kernel_counts):.0f} "
+        f"kernels, {statistics.median(counts):.0f} top-level ATen calls, "
+        f"{statistics.median(node_counts):.0f} backward nodes (batch {args.batch})"
     )
     print(f"\nself CPU time over {len(paths)} profiled steps: {total_us / 1e3:.0f} ms")
     print(f"{'op':<36} {'share':>7} {'calls':>7}")

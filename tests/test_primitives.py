@@ -51,11 +51,10 @@ def test_modulus_gradient_is_zero_at_zero(create_graph):
 
 def test_modulus_grad_with_and_without_graph_agree():
     z, g = _complex((3, 40), 3), torch.randn(3, 40, dtype=torch.float64)
-    u = z.abs()
     with torch.no_grad():
-        fast = modulus_grad(z, u, g)
+        fast = modulus_grad(z, g)
     with torch.enable_grad():
-        graph = modulus_grad(z, u, g)
+        graph = modulus_grad(z, g)
     torch.testing.assert_close(fast, graph, rtol=1e-15, atol=0)
 
 
