@@ -25,27 +25,27 @@ import argparse
 import collections
 import statistics
 
+import benchmark
 import numpy as np
 import torch
-from benchmark import CONFIG_KEYS, averaging
 from torch.profiler import ProfilerActivity, profile
 
 from scrapl import SCRAPLLoss
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    for name, default in dict(shape=32768, J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2).items():
-        ap.add_argument(f"--{name}", type=int, default=default)
-    ap.add_argument("--T", type=averaging, default=4096, help="int, none or global")
-    ap.add_argument("--F", type=averaging, default=8, help="int, none or global")
-    ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--n-paths", type=int, default=8, help="SCRAPL paths, spread evenly")
+    """``--top``, and the transform, ``--batch``, ``--threads`` and ``--n-paths`` options of
+    scripts/benchmark.py (its other options are accepted and ignored)."""
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        epilog="Transform, --batch, --threads, --n-paths: as in scripts/benchmark.py.",
+    )
     ap.add_argument("--top", type=int, default=15, help="rows of the self-CPU-time table")
-    args = ap.parse_args(argv)
-    if min(args.batch, args.threads, args.n_paths, args.top) < 1:
-        ap.error("--batch, --threads, --n-paths and --top must be >= 1")
+    own, rest = ap.parse_known_args(argv)
+    if own.top < 1:
+        ap.error("--top must be >= 1")
+    args = benchmark.parse_args(rest)
+    args.top = own.top
     return args
 
 
@@ -82,7 +82,7 @@ def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    cfg = {k: getattr(args, k) for k in CONFIG_KEYS}
+    cfg = {k: getattr(args, k) for k in benchmark.CONFIG_KEYS}
     loss = SCRAPLLoss(**cfg, use_p_adam=False, use_p_saga=False)
     x = torch.randn(args.batch, 1, args.shape, requires_grad=True)
     x_target = torch.randn(args.batch, 1, args.shape)
