@@ -320,7 +320,7 @@ class JTFS(nn.Module):
         """
         self.check_path_idx(path_idx)
         path = self.paths[path_idx]
-        parts = [self._path(part, path) for part in x.tensor_split(self._n_chunks(x), dim=0)]
+        parts = [self._path(part, path) for part in self.batch_chunks(x)]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     def _path(self, x: Tensor, path: Path) -> Tensor:
@@ -328,12 +328,15 @@ class JTFS(nn.Module):
         y2 = self.second_order(u1, path)
         return self.joint(y2, path)
 
-    def _n_chunks(self, x: Tensor) -> int:
-        """Batch chunks for :attr:`CPU_CHUNK_BYTES` (one on GPUs: their allocator caches)."""
+    def batch_chunks(self, x: Tensor) -> tuple[Tensor, ...]:
+        """``x`` split along the batch into the chunks a path is computed in: on CPU, each
+        chunk's largest intermediate (complex first order) within :data:`CPU_CHUNK_BYTES`;
+        one chunk on other devices (their allocators cache memory)."""
         if x.device.type != "cpu":
-            return 1
-        per_signal = 2 * x.element_size() * self.largest_group  # complex first order
-        return -(-x.shape[0] // max(1, CPU_CHUNK_BYTES // per_signal))
+            return (x,)
+        per_signal = 2 * x.element_size() * self.largest_group
+        n_chunks = -(-x.shape[0] // max(1, CPU_CHUNK_BYTES // per_signal))
+        return x.tensor_split(n_chunks, dim=0)
 
     def first_order_all(self, x: Tensor) -> list[tuple[int, Tensor]]:
         """First order for every row any path needs (see :meth:`first_order`)."""
