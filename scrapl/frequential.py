@@ -21,6 +21,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from scrapl.primitives import modulus, modulus_grad
+
 CHUNK_ELEMENTS = 2**21  # complex entries of one chunk of the intermediate (16 MB in complex64)
 
 
@@ -41,7 +43,7 @@ class _ScatterModulusAverage(torch.autograd.Function):
         out = None
         for start in range(0, n_time, chunk):
             z = mats_t @ y2[:, None, :, start : start + chunk]
-            part = z.abs() @ avg[start : start + chunk]
+            part = modulus(z) @ avg[start : start + chunk]
             out = part if out is None else out + part
         ctx.save_for_backward(y2, mats, avg)
         ctx.chunk = chunk
@@ -58,9 +60,8 @@ class _ScatterModulusAverage(torch.autograd.Function):
         for start in range(0, y2.shape[-1], ctx.chunk):
             z = mats_t @ y2[:, None, :, start : start + ctx.chunk]
             grad_r = grad_out @ avg[start : start + ctx.chunk].transpose(-1, -2)
-            # d|z| = sgn(z): zero where z == 0, as for torch.abs.
-            grads.append((mats_h @ (torch.sgn(z) * grad_r)).sum(dim=1))
-        return torch.cat(grads, dim=-1), None, None
+            grads.append((mats_h @ modulus_grad(z, grad_r)).sum(dim=1))
+        return (grads[0] if len(grads) == 1 else torch.cat(grads, dim=-1)), None, None
 
 
 def scatter_modulus_average(y2: Tensor, mats: Tensor, avg: Tensor) -> Tensor:

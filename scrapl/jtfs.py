@@ -12,10 +12,14 @@ conventions of the reference implementation (kymatio's JTFS):
 4. average in time with φT and, unless the frequential filter was the low-pass, in
    frequency with φF. Coefficients cover the whole padded grid (nothing is cropped).
 
-Temporal wavelets are applied in the Fourier domain, on the few bins where they are not
-negligible (:class:`scrapl.filters.BandPlan`); the short frequential axis and the heavily
-decimated averaging use matrix products (:mod:`scrapl.frequential`). Filters are buffers,
-so ``.to(device)`` and ``.double()`` move and cast them. Output of a path:
+Temporal wavelets are applied in the Fourier domain, each on the window of bins where it is
+not negligible, shifted to bin 0 (:mod:`scrapl.windows`: the modulus that follows removes
+the shift); each first-order spectrum is kept only up to the bins ψ2 reads. Moduli and real
+FFTs have cheaper backward passes than torch's own (:mod:`scrapl.primitives`). The short
+frequential axis and the heavily decimated averaging use matrix products
+(:mod:`scrapl.frequential`). On CPU a large batch is processed in chunks whose largest
+intermediate stays below 32 MB (:data:`CPU_CHUNK_BYTES`). Filters are buffers, so
+``.to(device)`` and ``.double()`` move and cast them. Output of a path:
 ``(batch, n_freq, n_time)`` real coefficients.
 """
 
@@ -32,15 +36,11 @@ import torch.nn.functional as nnf
 from torch import Tensor, nn
 
 from scrapl.config import JTFSConfig
-from scrapl.filters import (
-    BandPlan,
-    FilterBank,
-    band_plan,
-    build_filterbank,
-    decimated_convolution_matrix,
-)
+from scrapl.filters import FilterBank, build_filterbank, decimated_convolution_matrix
 from scrapl.frequential import scatter_modulus_average
 from scrapl.paths import Path, enumerate_paths
+from scrapl.primitives import modulus, rfft_bins
+from scrapl.windows import window_plan
 
 
 def _return_freed_memory_to_os() -> None:
@@ -70,7 +70,18 @@ def lowpass(x: Tensor, phi_hat: Tensor, log2_factor: int) -> Tensor:
     return torch.fft.ifft(subsample_fourier(y_hat, log2_factor)).real
 
 
+def active_rows(mats: np.ndarray, tol: float = 1e-7) -> np.ndarray:
+    """Output rows of a frequential filter matrix ``(n1, rows, 2)`` (real, imaginary) that
+    some input row reaches with a weight above ``tol`` times the largest weight."""
+    reach = np.hypot(mats[..., 0], mats[..., 1]).max(axis=0)
+    return np.nonzero(reach > tol * reach.max())[0]
+
+
 MAX_MATRIX_ELEMENTS = 2**22  # 16 MB in float32
+# On CPU a path is computed for at most this many bytes of its largest intermediate at a
+# time: glibc serves larger blocks by fresh memory maps, whose page faults then cost as much
+# as the FFTs that fill them (its threshold for that is at most 32 MB).
+CPU_CHUNK_BYTES = 2**25
 
 
 class JTFS(nn.Module):
@@ -116,23 +127,46 @@ class JTFS(nn.Module):
 
     def _build_buffers(self, bank: FilterBank) -> None:
         # First-order rows sharing a subsampling form a group (rows are sorted by scale).
-        # Band-pass filters touch few bins: they are applied as sparse gathers (BandPlan).
-        self.groups: list[tuple[int, int, int]] = []  # (k1, first row, end row)
+        # Band-pass filters touch few bins: each is applied on its window of bins
+        # (scrapl.windows), all rows' windows read from the half spectrum at once.
+        self.groups: list[tuple[int, int, int, int]] = []  # (k1, first row, end row, width)
+        bounds: list[tuple[int, int, int]] = []
         for n1, j1 in enumerate(self.j1):
             k1 = min(j1, bank.log2_T)
-            if self.groups and self.groups[-1][0] == k1:
-                self.groups[-1] = (k1, self.groups[-1][1], n1 + 1)
+            if bounds and bounds[-1][0] == k1:
+                bounds[-1] = (k1, bounds[-1][1], n1 + 1)
             else:
-                self.groups.append((k1, n1, n1 + 1))
-        self.row_ptr: dict[str, list[int]] = {}
-        for g, (k1, start, stop) in enumerate(self.groups):
-            levels = [f.levels[0] for f in bank.psi1[start:stop]]
-            self._register_plan(f"psi1_{g}", band_plan(levels, bank.n_padded >> k1))
+                bounds.append((k1, n1, n1 + 1))
+        self.psi1_offset = [0]  # first entry of each row in the concatenated windows
+        srcs, values = [], []
+        for k1, start, stop in bounds:
+            plan = window_plan([f.levels[0] for f in bank.psi1[start:stop]], bank.n_padded >> k1)
+            self.groups.append((k1, start, stop, plan.width))
+            base = self.psi1_offset[-1]
+            self.psi1_offset += [base + plan.width * (r + 1) for r in range(stop - start)]
+            srcs.append(plan.src.reshape(-1))
+            values.append(plan.value.reshape(-1, 2))
+        # Elements per signal of the largest first-order group (the largest intermediate).
+        self.largest_group = max((b - a) * (bank.n_padded >> k1) for k1, a, b in bounds)
+        self.register_buffer("psi1_src", torch.as_tensor(np.concatenate(srcs)), persistent=False)
+        self._register("psi1_value", np.concatenate(values))
+        # One window per ψ2, shared by its rows (they are mixed along log-frequency before
+        # the modulus), read from the rows' first order spectra truncated to n_src bins.
+        self.psi2_plan: dict[int, tuple[int, int]] = {}  # n2 -> (width, n_src)
+        k1s = [min(j1, bank.log2_T) for j1 in self.j1]
         for n2, group in self.paths_by_psi2.items():
-            for k1 in {min(j1, bank.log2_T) for j1 in self.j1[: group[0].n1_max]}:
-                n_out = bank.n_padded >> group[0].log2_t
-                plan = band_plan([bank.psi2[n2].levels[k1]], n_out)
-                self._register_plan(f"psi2_{n2}_{k1}", plan)
+            n1_max = group[0].n1_max
+            levels = [bank.psi2[n2].levels[k1] for k1 in k1s[:n1_max]]
+            plan = window_plan(levels, bank.n_padded >> group[0].log2_t, shared=True)
+            if plan.n_src > min(len(f) // 2 + 1 for f in levels):
+                raise ValueError(f"psi2 {n2}: window wider than the first order's half spectra")
+            rows = np.arange(n1_max)[:, None] * plan.n_src
+            self.register_buffer(
+                f"psi2_{n2}_src", torch.as_tensor((rows + plan.src).reshape(-1)), persistent=False
+            )
+            self._register(f"psi2_{n2}_value", plan.value)
+            self.psi2_plan[n2] = (plan.width, plan.n_src)
+        self.n_src_max = max(n_src for _, n_src in self.psi2_plan.values())
         # Temporal averaging keeps few samples (n_padded / T): a matrix product against the
         # decimated low-pass beats FFTs of the long axis, when the matrix is small enough.
         self.time_matrix: dict[int, str] = {}
@@ -150,32 +184,33 @@ class JTFS(nn.Module):
         for k, level in enumerate(bank.phi_f.levels):
             mat = decimated_convolution_matrix(level, len(level), bank.log2_F - k)
             self._register(f"avg_f_{k}", mat.real.T)
-
-    def _register_plan(self, name: str, plan: BandPlan) -> None:
-        # Indices stay int64 under .double()/.half(); values follow the module's dtype.
-        self.register_buffer(f"{name}_src", torch.as_tensor(plan.src), persistent=False)
-        self.register_buffer(f"{name}_dst", torch.as_tensor(plan.dst), persistent=False)
-        self._register(f"{name}_re", plan.value)
-        self._register(f"{name}_im", plan.value * plan.sign)
-        self.row_ptr[name] = plan.row_ptr.tolist()
-
-    def _apply_plan(self, name: str, spectrum: Tensor, rows: int, n_out: int) -> Tensor:
-        """Filter half spectra ``(..., bins)`` with a plan's first ``rows`` rows.
-
-        Returns the subsampled full spectra, ``(..., rows * n_out)``.
-        """
-        end = self.row_ptr[name][rows]
-        gathered = spectrum[..., getattr(self, f"{name}_src")[:end]]
-        filtered = torch.complex(
-            gathered.real * getattr(self, f"{name}_re")[:end],
-            gathered.imag * getattr(self, f"{name}_im")[:end],
-        )
-        out = filtered.new_zeros(*spectrum.shape[:-1], rows * n_out)
-        return out.index_add(-1, getattr(self, f"{name}_dst")[:end], filtered)
+        # Rows beyond a frequential wavelet's reach are ~0 and are averaged over in
+        # frequency next: each path skips them (a several-fold saving for narrow filters).
+        for p in self.paths:
+            name = f"fr_rows_{p.n_fr}_{p.n1_max}"
+            if p.spin != 0 and not hasattr(self, name):
+                mat = mats[p.n_fr][: p.n1_max, :: 2**p.log2_fr]
+                rows = active_rows(np.stack([mat.real, mat.imag], -1).astype(np.float32))
+                self.register_buffer(name, torch.as_tensor(rows), persistent=False)
 
     def _register(self, name: str, array: np.ndarray) -> None:
         # Non-persistent: filters are rebuilt from the configuration, never checkpointed.
         self.register_buffer(name, torch.as_tensor(array, dtype=torch.float32), persistent=False)
+
+    @staticmethod
+    def _filter_windows(spectra: Tensor, src: Tensor, value: Tensor) -> Tensor:
+        """Windows of flat half spectra ``(batch, bins)`` at ``src``, times the filter
+        ``value`` (``(entries, 2)`` or ``(rows, width, 2)``): complex ``(batch, *value[:-1])``."""
+        windows = torch.view_as_real(spectra.index_select(-1, src))
+        return torch.view_as_complex(windows.view(-1, *value.shape) * value)
+
+    @staticmethod
+    def _to_time(windows: Tensor, n_out: int) -> Tensor:
+        """Inverse FFT of windows ``(..., width)`` placed at bins ``0 .. width - 1`` of
+        ``n_out`` bins (folded modulo ``n_out`` when wider)."""
+        if windows.shape[-1] > n_out:
+            windows = windows.unflatten(-1, (-1, n_out)).sum(dim=-2)
+        return torch.fft.ifft(windows, n=n_out)
 
     # -- stages -------------------------------------------------------------------------
 
@@ -185,38 +220,58 @@ class JTFS(nn.Module):
         right = self.bank.n_padded - self.bank.n - left
         return nnf.pad(x.unsqueeze(1), (left, right), mode="reflect").squeeze(1)
 
-    def first_order(self, x_pad: Tensor, n1_max: int) -> list[tuple[int, Tensor]]:
+    def first_order(
+        self, x_pad: Tensor, n1_max: int, n_bins: int | None = None
+    ) -> list[tuple[int, Tensor]]:
         """Half spectra of ``|x ∗ ψ1|`` for rows ``[0, n1_max)``, grouped by subsampling.
 
-        Returns a list of ``(k1, (batch, rows, n_padded / 2**k1 // 2 + 1) half spectrum)``
-        with row ``λ1`` subsampled by ``2**k1 = 2**min(j1, log2_T)``, groups in row order.
+        Returns a list of ``(k1, (batch, rows, bins) half spectrum)`` with row ``λ1``
+        subsampled by ``2**k1 = 2**min(j1, log2_T)``, groups in row order, each spectrum
+        truncated to its first ``n_bins`` bins (None: all ``n_padded / 2**k1 // 2 + 1``).
         """
-        x_half = torch.fft.rfft(x_pad)
+        n1_max = min(n1_max, self.n_psi1)
+        end = self.psi1_offset[n1_max]
+        windows = self._filter_windows(
+            rfft_bins(x_pad, x_pad.shape[-1] // 2 + 1), self.psi1_src[:end], self.psi1_value[:end]
+        )
         groups: list[tuple[int, Tensor]] = []
-        for g, (k1, start, stop) in enumerate(self.groups):
-            rows = min(stop, n1_max) - start
-            if rows <= 0:
-                break
+        active = [(k1, min(stop, n1_max) - start, w) for k1, start, stop, w in self.groups]
+        active = [(k1, rows, width) for k1, rows, width in active if rows > 0]
+        # One split, not a slice per group: its backward is one concatenation, where each
+        # slice's would zero-fill a gradient of all the windows.
+        parts = windows.split([rows * width for _, rows, width in active], dim=-1)
+        for (k1, rows, width), part in zip(active, parts, strict=True):
+            group = part.unflatten(-1, (rows, width))
             n_out = self.bank.n_padded >> k1
-            y_hat = self._apply_plan(f"psi1_{g}", x_half, rows, n_out)
-            # |z| has gradient sgn(z): zero, not NaN, where the signal is silent.
-            u1 = torch.fft.ifft(y_hat.unflatten(-1, (rows, n_out))).abs()
-            groups.append((k1, torch.fft.rfft(u1)))
+            u1 = modulus(self._to_time(group, n_out))
+            groups.append((k1, rfft_bins(u1, n_out // 2 + 1 if n_bins is None else n_bins)))
         return groups
 
     def second_order(self, u1_groups: list[tuple[int, Tensor]], path: Path) -> Tensor:
-        """``Y2 = U1 ∗ ψ2`` for the path's ψ2: complex ``(batch, n1_max, time)``."""
-        rows = []
+        """``Y2 = U1 ∗ ψ2`` for the path's ψ2: complex ``(batch, n1_max, time)``, up to a
+        unit exponential factor common to all rows (see :mod:`scrapl.windows`)."""
+        width, n_src = self.psi2_plan[path.n2]
+        parts = []
         seen = 0
-        n_out = self.bank.n_padded >> path.log2_t
-        for k1, u1_half in u1_groups:
+        for _, u1_half in u1_groups:
             take = min(u1_half.shape[1], path.n1_max - seen)
             if take <= 0:
                 break
-            y_hat = self._apply_plan(f"psi2_{path.n2}_{k1}", u1_half[:, :take], 1, n_out)
-            rows.append(torch.fft.ifft(y_hat))
+            parts.append(u1_half[:, :take, :n_src])
             seen += take
-        return torch.cat(rows, dim=1)
+        spectra = torch.cat(parts, dim=1).flatten(1)
+        src = getattr(self, f"psi2_{path.n2}_src")
+        windows = self._filter_windows(spectra, src, getattr(self, f"psi2_{path.n2}_value"))
+        return self._to_time(windows, self.bank.n_padded >> path.log2_t)
+
+    def frequential_matrix(self, path: Path) -> tuple[Tensor, Tensor | None]:
+        """The path's frequential filter as a complex ``(1, n1_max, rows)`` matrix over the
+        first-order rows, and which decimated rows it keeps (None: all)."""
+        mats = self.psi_fr[path.n_fr, : path.n1_max, :: 2**path.log2_fr]
+        if path.spin == 0:
+            return torch.view_as_complex(mats).unsqueeze(0), None
+        rows = getattr(self, f"fr_rows_{path.n_fr}_{path.n1_max}")
+        return torch.view_as_complex(mats[:, rows]).unsqueeze(0), rows
 
     def joint(self, y2: Tensor, path: Path) -> Tensor:
         """Frequential filtering, modulus and averaging of ``Y2`` along one path.
@@ -224,30 +279,17 @@ class JTFS(nn.Module):
         ``y2``: ``(batch, n1_max, time)``. Returns ``(batch, n_freq, n_time)``. As in the
         reference implementation, coefficients span the whole padded grid.
         """
-        mats = torch.view_as_complex(self.psi_fr[[path.n_fr], : y2.shape[1], :: 2**path.log2_fr])
-        rows = None
-        if path.spin != 0:
-            # Rows beyond the frequential filter's reach are ~0 and are averaged over in
-            # frequency next: skip them (a several-fold saving for narrow filters).
-            rows = self.active_rows(mats)
-            mats = mats[..., rows]
+        mats, rows = self.frequential_matrix(path)
         if self.global_t:
             avg = y2.real.new_full((y2.shape[-1], 1), 1.0 / y2.shape[-1])
             s = scatter_modulus_average(y2, mats, avg)
         elif path.log2_t in self.time_matrix:
             s = scatter_modulus_average(y2, mats, getattr(self, self.time_matrix[path.log2_t]))
         else:  # averaging matrix too large: filter by FFT instead
-            u2 = (mats.transpose(-1, -2) @ y2.unsqueeze(1)).abs()
+            u2 = modulus(mats.transpose(-1, -2) @ y2.unsqueeze(1))
             phi = getattr(self, f"phi_t_{path.log2_t}")
             s = lowpass(u2, phi, self.bank.log2_T - path.log2_t)
         return self.average_frequency(s[:, 0], path, rows)
-
-    @staticmethod
-    def active_rows(mats: Tensor, tol: float = 1e-7) -> Tensor:
-        """Output rows of frequential filter matrices ``(filters, n1, rows)`` that any input
-        row reaches with a weight above ``tol`` times the largest weight."""
-        reach = mats.abs().amax(dim=(0, 1))
-        return torch.nonzero(reach > tol * reach.max()).squeeze(1)
 
     def average_frequency(self, s: Tensor, path: Path, rows: Tensor | None = None) -> Tensor:
         """Frequential averaging ``(..., n_rows, time)`` unless the path's frequential filter
@@ -278,13 +320,27 @@ class JTFS(nn.Module):
         """
         self.check_path_idx(path_idx)
         path = self.paths[path_idx]
-        u1 = self.first_order(self.pad(x), path.n1_max)
+        parts = [self._path(part, path) for part in self.batch_chunks(x)]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def _path(self, x: Tensor, path: Path) -> Tensor:
+        u1 = self.first_order(self.pad(x), path.n1_max, self.psi2_plan[path.n2][1])
         y2 = self.second_order(u1, path)
         return self.joint(y2, path)
 
+    def batch_chunks(self, x: Tensor) -> tuple[Tensor, ...]:
+        """``x`` split along the batch into the chunks a path is computed in: on CPU, each
+        chunk's largest intermediate (complex first order) within :data:`CPU_CHUNK_BYTES`;
+        one chunk on other devices (their allocators cache memory)."""
+        if x.device.type != "cpu":
+            return (x,)
+        per_signal = 2 * x.element_size() * self.largest_group
+        n_chunks = -(-x.shape[0] // max(1, CPU_CHUNK_BYTES // per_signal))
+        return x.tensor_split(n_chunks, dim=0)
+
     def first_order_all(self, x: Tensor) -> list[tuple[int, Tensor]]:
         """First order for every row any path needs (see :meth:`first_order`)."""
-        return self.first_order(self.pad(x), self.n1_needed)
+        return self.first_order(self.pad(x), self.n1_needed, self.n_src_max)
 
     def psi2_paths(self, u1: list[tuple[int, Tensor]], n2: int) -> list[tuple[int, Tensor]]:
         """``(path_idx, coefficients)`` of every path of ψ2 ``n2``, from the first order ``u1``.

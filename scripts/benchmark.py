@@ -137,7 +137,8 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
 
     def first_order_step() -> None:
         x2d.grad = None
-        groups = jt.first_order(jt.pad(x2d), jt.n_psi1)  # energy of every row's spectrum
+        # energy of every row's spectrum, in the batch chunks a path uses
+        groups = [g for c in jt.batch_chunks(x2d) for g in jt.first_order(jt.pad(c), jt.n_psi1)]
         sum(torch.view_as_real(t).square().mean() for _, t in groups).backward()
 
     def jtfs_step() -> None:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+import scrapl.jtfs as jtfs_module
 from scrapl import JTFS, JTFSConfig, JTFSLoss, SCRAPLLoss
 from scrapl.distance import path_distance
 
@@ -139,6 +140,22 @@ def test_path_gradient_matches_finite_differences(use_log1p, averaging):
         with torch.no_grad():
             fd = (loss(x + eps * v) - loss(x - eps * v)) / (2 * eps)
         torch.testing.assert_close((grad * v).sum(), fd, rtol=1e-6, atol=1e-12)
+
+
+def test_batch_chunks_give_the_same_coefficients_and_gradients(monkeypatch):
+    jtfs = JTFS(JTFSConfig(**TINY)).double()
+    x = torch.randn(5, TINY["shape"], dtype=torch.float64, requires_grad=True)
+    w = torch.randn(5, 1, 1, dtype=torch.float64)
+    assert len(jtfs.batch_chunks(x)) == 1
+    whole = [jtfs(x, p) for p in (0, jtfs.n_paths - 1)]
+    (g_whole,) = torch.autograd.grad(sum((w * s).sum() for s in whole), x)
+    monkeypatch.setattr(jtfs_module, "CPU_CHUNK_BYTES", 1)  # one signal per chunk
+    assert [len(c) for c in jtfs.batch_chunks(x)] == [1] * 5
+    chunked = [jtfs(x, p) for p in (0, jtfs.n_paths - 1)]
+    (g_chunked,) = torch.autograd.grad(sum((w * s).sum() for s in chunked), x)
+    for a, b in zip(whole, chunked, strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-12, atol=1e-15)
+    torch.testing.assert_close(g_chunked, g_whole, rtol=1e-10, atol=1e-15)
 
 
 def test_output_shapes_follow_averaging():
