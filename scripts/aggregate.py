@@ -17,6 +17,7 @@ from pathlib import Path
 
 from experiments.analysis.collect import collect, report_text
 from experiments.analysis.errors import MixedConfigError
+from experiments.analysis.grouping import OlderRuns
 from experiments.analysis.summary import compare_pairs, parse_pairs, summarise
 from experiments.analysis.tables import write_tables
 from experiments.audio_io import atomic_output
@@ -28,6 +29,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--baseline", default=None, help="compare every other loss with this one")
     ap.add_argument("--pairs", nargs="*", default=[], metavar="A:B", help="compare B with A")
     ap.add_argument("--out", type=Path, default=None, help="output folder (default RUNS_DIR)")
+    ap.add_argument("--older-runs", type=Path, default=None, metavar="YAML",
+                    help="values of config keys / choices that runs older than an option lack: "
+                         "{config: {key: value}, choices: {group: choice}}")  # fmt: skip
     return ap.parse_args(argv)
 
 
@@ -35,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         pairs = parse_pairs(args.pairs)
-        collection = collect(args.runs_dir)
+        collection = collect(args.runs_dir, OlderRuns.from_file(args.older_runs))
     except (MixedConfigError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

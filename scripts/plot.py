@@ -23,12 +23,16 @@ from experiments.analysis.collect import collect, report_text  # noqa: E402
 from experiments.analysis.errors import MixedConfigError  # noqa: E402
 from experiments.analysis.figure_files import FORMATS  # noqa: E402
 from experiments.analysis.figure_set import draw_all  # noqa: E402
+from experiments.analysis.grouping import OlderRuns
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("runs_dir", type=Path, help="folder searched for run folders")
     ap.add_argument("--out", type=Path, default=None, help="default RUNS_DIR/figures")
+    ap.add_argument("--older-runs", type=Path, default=None, metavar="YAML",
+                    help="values of config keys / choices that runs older than an option lack: "
+                         "{config: {key: value}, choices: {group: choice}}")  # fmt: skip
     ap.add_argument("--metric", default="test/theta_l1", help="test metric of the cost plot")
     ap.add_argument("--reference", default="ploss", help="loss the cost plot is relative to")
     ap.add_argument("--formats", default=",".join(FORMATS), help="comma list of png, svg")
@@ -39,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     try:
-        collection = collect(args.runs_dir)
+        collection = collect(args.runs_dir, OlderRuns.from_file(args.older_runs))
         written = draw_all(
             collection, args.out or args.runs_dir / "figures", args.metric, args.reference, formats
         )

@@ -18,10 +18,14 @@ table.
 
 from __future__ import annotations
 
+import os
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from experiments.analysis.chains import RunChain
 from experiments.analysis.errors import MixedConfigError
@@ -82,6 +86,19 @@ class OlderRuns:
         ):
             raise ValueError(f"older_runs.choices must map groups to choices, got {choices!r}")
         return cls(dict(config), dict(choices))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike | None) -> OlderRuns:
+        """From a YAML file holding the mapping of :meth:`from_spec` (``None``: no values)."""
+        if path is None:
+            return cls()
+        try:
+            spec = yaml.safe_load(Path(path).read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"older_runs file {str(path)!r} does not exist") from None
+        except yaml.YAMLError as err:
+            raise ValueError(f"older_runs file {str(path)!r} is not YAML: {err}") from None
+        return cls.from_spec(spec)
 
     def fill_config(self, flat: dict[str, Any]) -> dict[str, Any]:
         out = dict(flat)

@@ -125,3 +125,22 @@ def test_errors(aggregate, runs, tmp_path, capsys) -> None:
     )
     assert aggregate([str(tmp_path / "nowhere")]) == 2
     assert "RUNS_DIR must be a folder" in capsys.readouterr().err
+
+
+def test_older_runs_file_joins_runs_made_before_an_option(aggregate, tmp_path, capsys) -> None:
+    root = tmp_path / "out"
+    for seed in (0, 1):
+        write_run(root, seed=seed, test=_test_metrics(60.0 + seed))
+    write_run(root, seed=2, test=_test_metrics(62.0), config={"module": {"pad": None}},
+              choices={"metrics": "none"})  # fmt: skip
+    assert aggregate([str(root), "--out", str(tmp_path / "split")]) == 0
+    assert "scrapl[metrics=none]: 1 runs" in capsys.readouterr().out
+    older = tmp_path / "older.yaml"
+    older.write_text("config: {module.pad: null}\nchoices: {metrics: none}\n")
+    assert aggregate([str(root), "--older-runs", str(older), "--out", str(tmp_path / "t")]) == 0
+    assert "granular / scrapl: 3 runs (seeds 0, 1, 2)" in capsys.readouterr().out
+    older.write_text("config: [1]\n")
+    assert aggregate([str(root), "--older-runs", str(older)]) == 2
+    assert "older_runs.config must map dotted keys" in capsys.readouterr().err
+    assert aggregate([str(root), "--older-runs", str(tmp_path / "none.yaml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
