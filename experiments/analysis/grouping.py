@@ -161,7 +161,10 @@ def _freeze(node: Any) -> Any:
 def _comparable(chain: RunChain, older: OlderRuns) -> dict[str, Any]:
     """The config of the chain's last run with bookkeeping removed and run folders masked."""
     run = chain.last
-    folders = [str(run.path), str(run.config.get("paths", {}).get("output_dir", run.path))]
+    # Longest first: the run's folder as read may be a part of the folder it was written to
+    # (a relative path, or one reached through a link).
+    written = str(run.config.get("paths", {}).get("output_dir", run.path))
+    folders = sorted({str(run.path), str(run.path.resolve()), written}, key=len, reverse=True)
     out = {}
     for key, value in older.fill_config(_flatten(run.config)).items():
         if any(key == b or key.startswith(b + ".") for b in BOOKKEEPING):

@@ -138,9 +138,11 @@ def section_markdown(section: dict[str, Any], root: Path) -> str:
             + ".",
             "",
         ]
-    if collection.skipped:
+    # Only this experiment's folders: one runs folder may hold several experiments.
+    skipped = [s for s in collection.skipped if section["experiment"] in Path(s.path).parts]
+    if skipped:
         out.append(f"Skipped folders under `{section['runs']}`:")
-        out += [f"- `{os.path.relpath(s.path, root)}`: {s.reason}" for s in collection.skipped]
+        out += [f"- `{os.path.relpath(s.path, root)}`: {s.reason}" for s in skipped]
         out.append("")
     return "\n".join(out)
 

@@ -123,3 +123,20 @@ def test_older_runs_do_not_hide_a_real_difference(tmp_path) -> None:
 def test_older_runs_spec_errors(spec, match) -> None:
     with pytest.raises(ValueError, match=match):
         OlderRuns.from_spec(spec)
+
+
+def test_runs_written_through_another_folder_are_one_group(tmp_path, monkeypatch) -> None:
+    # Runs of one sweep launched from two checkouts whose out/ is one folder (a link): the
+    # configs name the run folders by different absolute paths, read here relatively.
+    real = tmp_path / "a"
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "out").symlink_to(real / "out", target_is_directory=True)
+    for seed, checkout in ((0, "a"), (1, "b"), (2, "a")):
+        name = f"2026-01-01_00-00-0{seed}_seed{seed}"
+        run = f"{tmp_path}/{checkout}/out/granular/scrapl/{name}"
+        config = {"paths": {"output_dir": run}, "callbacks": {"ckpt": f"{run}/ckpt"}}
+        write_run(real / "out", seed=seed, name=name, config=config)
+    monkeypatch.chdir(real)
+    chains, _, _ = chain_runs(read_runs("out")[0])
+    (group,), _ = group_runs(chains)
+    assert group.seeds == [0, 1, 2]

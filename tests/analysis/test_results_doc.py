@@ -63,7 +63,9 @@ def test_document_numbers_come_from_the_runs(tmp_path) -> None:
     assert "| paired |" in text
     # Skipped folders are listed; a section without runs says so.
     assert "granular/jtfs/broken" in text and "no config.yaml" in text
-    assert "No complete run of `chirplet` under `runs` yet." in text
+    chirplet = text.split("## Chirplet")[1]
+    assert "No complete run of `chirplet` under `runs` yet." in chirplet
+    assert "broken" not in chirplet  # a granular folder, listed under granular only
 
 
 @pytest.mark.parametrize(
