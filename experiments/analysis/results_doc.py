@@ -16,8 +16,8 @@ The spec (a YAML file beside the document, e.g. ``docs/results/cpu.yaml``) holds
         metrics: [test/theta_l1, test/theta_l1_density, test/theta_l1_slope]
         pairs: [mss_linear:scrapl]  # b − a comparisons (optional)
         older_runs:                 # optional: values of keys that runs made before the
-          config: {module.pad: null}  # keys existed lack (see grouping.OlderRuns); shown
-          choices: {metrics: none}    # under the table
+          config: {module.pad: null}  # keys existed lack (see grouping.OlderRuns), or the
+          choices: {metrics: none}    # path of a YAML file of them; shown under the table
 
 Each section gets a table with one row per loss: the runs and their seeds, every metric as
 mean ± 1.96 · std(ddof=0) / √n over seeds (SPEC §7), the per-seed test θ L1 and the mean
@@ -111,7 +111,11 @@ def _pairs_table(groups: dict[str, RunGroup], pairs: list[tuple[str, str]]) -> l
 
 def section_markdown(section: dict[str, Any], root: Path) -> str:
     """The Markdown of one section (see the module docstring); runs read under ``root``."""
-    older = OlderRuns.from_spec(section.get("older_runs"))
+    older_spec = section.get("older_runs")
+    if isinstance(older_spec, str):  # a YAML file, relative to the root like ``runs``
+        older = OlderRuns.from_file(root / older_spec)
+    else:
+        older = OlderRuns.from_spec(older_spec)
     collection = collect(root / section["runs"], older)
     groups = {
         g.key.label: g for g in collection.groups if g.key.experiment == section["experiment"]

@@ -94,3 +94,16 @@ def test_older_runs_are_read_with_the_spec_values_and_said_so(tmp_path) -> None:
     text = build_document({"sections": [section]}, tmp_path)
     assert "| scrapl | 0, 1, 2 |" in text
     assert "read with their present defaults: `module.pad` = `None`, `metrics=none`" in text
+
+
+def test_older_runs_from_a_file_beside_the_runs(tmp_path) -> None:
+    for seed in (0, 1):
+        write_run(tmp_path / "runs", seed=seed)
+    write_run(tmp_path / "runs", seed=2, choices={"metrics": "none"})
+    (tmp_path / "older.yaml").write_text("choices: {metrics: none}\n")
+    section = {"title": "G", "runs": "runs", "experiment": "granular",
+               "metrics": ["test/theta_l1"], "older_runs": "older.yaml"}  # fmt: skip
+    assert "| scrapl | 0, 1, 2 |" in build_document({"sections": [section]}, tmp_path)
+    section["older_runs"] = "missing.yaml"
+    with pytest.raises(FileNotFoundError, match="missing.yaml"):
+        build_document({"sections": [section]}, tmp_path)
