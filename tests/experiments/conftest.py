@@ -54,6 +54,18 @@ def compose_train(tmp_path: Path) -> Iterator[Callable[..., DictConfig]]:
 
 
 ROOT = CONFIG_DIR.parent
+# Overrides of a training run cut to one training step: no validation, test, logger or
+# callbacks (for tests of what happens before or around the fit, e.g. the θ-IS warmup).
+ONE_STEP_FIT = [
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=1",
+    "trainer.limit_val_batches=1",
+    "validate_before_fit=false",
+    "test=false",
+    "logger=none",
+    "callbacks=none",
+    "trainer.enable_progress_bar=false",
+]
 
 # A training run of a few seconds: preset=tiny (1 s sounds, 4 x 4 grid, small JTFS and CNN)
 # cut to one short epoch, no pre-fit validation, no test, CSV metrics only.

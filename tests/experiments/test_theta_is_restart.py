@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ONE_STEP_FIT, ROOT
 
 # Tiny training set-up; 12 power iterations per (path, θ) make the warmup last long enough
 # (several seconds) to be killed in the middle.
@@ -27,14 +27,7 @@ RUN = [
     "preset=tiny",
     "theta_is.n_examples=2",
     "theta_is.n_iter=12",
-    "trainer.max_epochs=1",
-    "trainer.limit_train_batches=1",
-    "trainer.limit_val_batches=1",
-    "validate_before_fit=false",
-    "test=false",
-    "logger=none",
-    "callbacks=none",
-    "trainer.enable_progress_bar=false",
+    *ONE_STEP_FIT,
 ]
 
 

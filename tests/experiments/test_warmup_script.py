@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import ONE_STEP_FIT
 from omegaconf import open_dict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,14 +79,7 @@ def test_chunked_warmup_equals_the_training_callback(
     cfg = compose_train(
         [
             *TINY_WARMUP,
-            "trainer.max_epochs=1",
-            "trainer.limit_train_batches=1",
-            "trainer.limit_val_batches=1",
-            "validate_before_fit=false",
-            "test=false",
-            "logger=none",
-            "callbacks=none",
-            "trainer.enable_progress_bar=false",
+            *ONE_STEP_FIT,
             f"paths.output_dir='{run_dir}'",
             f"theta_is.cache_dir={other_cache}",
         ]
