@@ -11,12 +11,14 @@ folders can be followed back.
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
+from experiments.audio_io import atomic_output
 from scrapl.validation import load_torch_file
 
-__all__ = ["EXPECTED", "read_resume_checkpoint"]
+__all__ = ["EXPECTED", "read_resume_checkpoint", "resume_in_place", "trim_metrics_after"]
 
 EXPECTED = (
     "a Lightning checkpoint of this project (checkpoints/last.ckpt or "
@@ -62,3 +64,53 @@ def read_resume_checkpoint(path: str | Path) -> dict[str, Any]:
         "epoch": int(ckpt["epoch"]),
         "global_step": int(ckpt["global_step"]),
     }
+
+
+def resume_in_place(run_dir: str | Path) -> dict[str, Any] | None:
+    """The record of an in-place resume of ``run_dir`` (``auto_resume=true``), or None.
+
+    A run that a scheduler restarts (a requeued SLURM job) keeps its folder; if that folder
+    has ``checkpoints/last.ckpt``, the run continues from it (checked as by
+    :func:`read_resume_checkpoint`), and the rows that the killed process logged after that
+    checkpoint are removed from ``metrics.csv`` (they are trained again), so that the file
+    reads as one uninterrupted history.
+    """
+    run_dir = Path(run_dir)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        return None
+    record = read_resume_checkpoint(last)
+    trim_metrics_after(run_dir / "metrics.csv", record["global_step"])
+    return record
+
+
+def trim_metrics_after(path: str | Path, global_step: int) -> int:
+    """Drop the rows of a Lightning CSV ``metrics.csv`` logged after ``global_step`` steps.
+
+    Training rows carry the step they were logged at (``global_step - 1`` for the step that
+    completed it); epoch rows (validation) the step count at the epoch's end. Kept: training
+    rows with ``step < global_step`` and other rows with ``step <= global_step``. Written
+    atomically; returns the number of rows dropped (0 when the file is missing).
+    """
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        fields = list(reader.fieldnames or [])
+        rows = list(reader)
+
+    def keep(row: dict[str, str]) -> bool:
+        if not row.get("step"):
+            return True
+        step = int(float(row["step"]))
+        is_train = any(row.get(k) for k in fields if k.startswith("train/"))
+        return step < global_step if is_train else step <= global_step
+
+    kept = [r for r in rows if keep(r)]
+    if len(kept) != len(rows):
+        with atomic_output(path) as tmp, open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(kept)
+    return len(rows) - len(kept)

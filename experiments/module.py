@@ -292,7 +292,13 @@ class SoundMatching(pl.LightningModule):
         self, stage: str, loss: Tensor, theta_hat: Tensor, theta: Tensor | None
     ) -> None:
         on_step = stage == "train"
-        kw = {"on_step": on_step, "on_epoch": not on_step, "batch_size": theta_hat.shape[0]}
+        # Epoch metrics are averaged over the ranks under DDP (each validates its shard).
+        kw = {
+            "on_step": on_step,
+            "on_epoch": not on_step,
+            "batch_size": theta_hat.shape[0],
+            "sync_dist": not on_step,
+        }
         self.log(f"{stage}/loss", loss.detach(), prog_bar=True, **kw)
         if theta is not None:
             per_dim = theta_l1_permille(theta_hat, theta)

@@ -46,7 +46,7 @@ from scrapl.validation import check_int
 from scrapl.warmup import warmup_record
 from scrapl.warmup_store import sha256
 
-__all__ = ["WarmupSet", "prepare_warmup", "run_theta_is", "warmup_batches"]
+__all__ = ["WarmupSet", "chunk_range", "prepare_warmup", "run_theta_is", "warmup_batches"]
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +255,15 @@ def prepare_warmup(
     save_dir = Path(cache_dir) / f"{label}_{key}"
     synth_fn = None if pad is None else _ShiftedSynth(synth, pad)
     return WarmupSet(theta_fn, theta_kwargs, synth_kwargs, params, save_dir, synth_fn)
+
+
+def chunk_range(n_paths: int, n_chunks: int, chunk: int) -> tuple[int, int]:
+    """Path range ``[start, end)`` of ``chunk`` when ``n_paths`` are cut into ``n_chunks``."""
+    if not isinstance(n_chunks, int) or n_chunks < 1:
+        raise ValueError(f"warmup.n_chunks must be an int >= 1, got {n_chunks!r}")
+    if not isinstance(chunk, int) or not 0 <= chunk < n_chunks:
+        raise ValueError(f"warmup.chunk must be an int in [0, {n_chunks}), got {chunk!r}")
+    return chunk * n_paths // n_chunks, (chunk + 1) * n_paths // n_chunks
 
 
 def run_theta_is(

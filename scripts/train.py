@@ -3,8 +3,10 @@
     python scripts/train.py experiment=granular loss=scrapl [preset=quick] [key=value ...]
     python scripts/train.py -m seed='range(0,20)' experiment=granular loss=scrapl
     python scripts/train.py ... ckpt_path=out/<experiment>/<loss>/<run>/checkpoints/last.ckpt
+    python scripts/train.py ... auto_resume=true   # a restarted job continues in its folder
 
-A resumed run's config.yaml records ``resumed_from`` (checkpoint, run folder, epoch, step).
+A resumed run's config.yaml records ``resumed_from`` (checkpoint, run folder, epoch, step);
+a run continued in its own folder (``auto_resume``) appends to ``resumed_in_place``.
 A finished run writes ``summary.json``: its θ errors (when its data have θ), the test metrics
 of a TestMetrics callback (the TR-808 experiments), the best checkpoint, the wall time and the
 number of torch threads (what the analysis scripts read besides metrics.csv).
@@ -29,7 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from experiments.audio_io import atomic_output
 from experiments.callbacks.test_metrics import TestMetrics
-from experiments.checkpoints import read_resume_checkpoint
+from experiments.checkpoints import read_resume_checkpoint, resume_in_place
 
 log = logging.getLogger("train")
 
@@ -62,9 +64,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
     pl.seed_everything(cfg.seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
     run_cfg = OmegaConf.to_container(cfg, resolve=True)
-    if cfg.ckpt_path is not None:
+    ckpt_path = cfg.ckpt_path
+    if ckpt_path is not None:
         # Refuses a corrupt or foreign checkpoint before anything is built.
-        run_cfg["resumed_from"] = read_resume_checkpoint(cfg.ckpt_path)
+        run_cfg["resumed_from"] = read_resume_checkpoint(ckpt_path)
+    elif cfg.get("auto_resume", False) and (record := resume_in_place(out_dir)) is not None:
+        ckpt_path = record["checkpoint"]
+        previous = OmegaConf.load(out_dir / "config.yaml").get("resumed_in_place") or []
+        run_cfg["resumed_in_place"] = [*OmegaConf.to_container(previous), record]
+        log.info(f"Continuing in {out_dir} from {ckpt_path} (step {record['global_step']})")
     with atomic_output(out_dir / "config.yaml") as tmp:
         tmp.write_text(OmegaConf.to_yaml(run_cfg))
 
@@ -81,10 +89,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics: dict[str, float] = {}
     best = None
     try:
-        if cfg.validate_before_fit and cfg.ckpt_path is None:
+        if cfg.validate_before_fit and ckpt_path is None:
             trainer.validate(module, datamodule=datamodule, verbose=False)
             _record(metrics, trainer, "val/theta_l1", "start/val/theta_l1")
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         _record(metrics, trainer, "val/theta_l1", "end/val/theta_l1")
         best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
         if cfg.test:

@@ -20,19 +20,10 @@ import hydra
 import lightning.pytorch as pl
 from omegaconf import DictConfig
 
-from experiments.theta_is import prepare_warmup, run_theta_is
+from experiments.theta_is import chunk_range, prepare_warmup, run_theta_is
 from scrapl.warmup_store import PROBS_NAME
 
 log = logging.getLogger("warmup")
-
-
-def chunk_range(n_paths: int, n_chunks: int, chunk: int) -> tuple[int, int]:
-    """Path range ``[start, end)`` of ``chunk`` when ``n_paths`` are cut into ``n_chunks``."""
-    if not isinstance(n_chunks, int) or n_chunks < 1:
-        raise ValueError(f"warmup.n_chunks must be an int >= 1, got {n_chunks!r}")
-    if not isinstance(chunk, int) or not 0 <= chunk < n_chunks:
-        raise ValueError(f"warmup.chunk must be an int in [0, {n_chunks}), got {chunk!r}")
-    return chunk * n_paths // n_chunks, (chunk + 1) * n_paths // n_chunks
 
 
 def warmup(cfg: DictConfig) -> Path:

@@ -23,7 +23,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 
 from experiments.audio_io import atomic_output
-from experiments.theta_is import prepare_warmup, run_theta_is
+from experiments.theta_is import chunk_range, prepare_warmup, run_theta_is
 from scrapl.validation import check_int
 from scrapl.warmup_store import PROBS_NAME  # the file scrapl.warmup writes once π is complete
 
@@ -49,11 +49,12 @@ class ThetaIS(pl.Callback):
     set-up and seed, resumes or reuses it. The resulting ``probs.pt`` is copied into
     ``run_dir``, beside ``warmup_dir.txt`` naming the cache folder it came from.
 
-    Under DDP (``trainer.world_size > 1``) every rank runs the warmup on the same examples
-    and the same (broadcast) initial weights into the same directory (atomic files; a rank
-    skips the values another rank has already written), then all ranks wait for each other
-    and reload π from the one final ``probs.pt``, so that they sample from bit-identical π.
-    ``cache_dir`` must therefore be on a file system shared by all ranks.
+    Under DDP (``trainer.world_size > 1``) the paths are split over the ranks
+    (:func:`~experiments.theta_is.chunk_range`: rank r takes the r-th range): every rank runs
+    its range on the same examples and the same (broadcast) initial weights into the same
+    directory (atomic files), the ranks wait for each other, merge (every value is then on
+    disk, so this only reads) and reload π from the one final ``probs.pt``, so that they
+    sample from bit-identical π. ``cache_dir`` must be on a file system shared by all ranks.
 
     Args:
         cache_dir: the folder of warmup directories, shared by runs.
@@ -124,7 +125,13 @@ class ThetaIS(pl.Callback):
             n_iter=self.n_iter,
             pad=getattr(pl_module, "pad", None),
         )
-        probs = run_theta_is(loss, pl_module.encoder, pl_module.synth, warmup, self.n_iter)
+        args = (loss, pl_module.encoder, pl_module.synth, warmup, self.n_iter)
+        if trainer.world_size > 1:
+            start_idx, end_idx = chunk_range(loss.n_paths, trainer.world_size, trainer.global_rank)
+            log.info(f"θ-IS warmup of paths [{start_idx}, {end_idx}) on this rank")
+            run_theta_is(*args, start_path_idx=start_idx, end_path_idx=end_idx)
+            trainer.strategy.barrier("theta_is_warmup_ranges")
+        probs = run_theta_is(*args)
         if probs is None:  # cannot happen for the full range unless files vanish meanwhile
             raise RuntimeError(
                 f"θ-IS warmup in {str(warmup.save_dir)!r} did not complete: some (path, θ) "

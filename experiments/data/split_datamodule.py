@@ -5,6 +5,14 @@ seeded by ``shuffle_seed`` and the epoch (:class:`EpochShuffleSampler`), so a ru
 reproducible and resumes with the same data order; validation and test are shuffled once with
 the same seed (the published set-up shuffles every split, and with ``drop_last`` the dropped
 examples are then a matter of the seed, the same at every epoch).
+
+The training loader is a :class:`~experiments.data.resumable_loader.ResumableDataLoader`: a
+checkpoint written in the middle of an epoch resumes at the next batch. Under data parallel
+(a trainer with ``world_size`` > 1) every split's order is sharded by the module itself
+(:class:`EpochShuffleSampler`'s ``num_replicas`` / ``rank``: the ranks' batches of a step
+concatenate to the batch of one process with ``batch_size × world_size``), so Lightning's own
+distributed sampler must be off (``trainer.use_distributed_sampler=false``, as in
+``trainer=ddp`` / ``ddp_cpu``). ``batch_size`` is per device.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from experiments.data.epoch_sampler import EpochShuffleSampler
+from experiments.data.resumable_loader import ResumableDataLoader
 from scrapl.validation import check_bool, check_int
 
 __all__ = ["SPLITS", "SplitDataModule"]
@@ -65,17 +74,36 @@ class SplitDataModule(pl.LightningDataModule):
     def test_dataset(self) -> Dataset:
         return self.datasets["test"]
 
+    def _ranks(self) -> tuple[int, int]:
+        """``(world_size, global_rank)`` of the attached trainer, ``(1, 0)`` without one."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None or trainer.world_size == 1:
+            return 1, 0
+        if getattr(trainer._accelerator_connector, "use_distributed_sampler", False):
+            raise ValueError(
+                f"{type(self).__name__} shards its seeded orders over the {trainer.world_size} "
+                "ranks itself: set trainer.use_distributed_sampler=false (trainer=ddp and "
+                "trainer=ddp_cpu do)"
+            )
+        return trainer.world_size, trainer.global_rank
+
     def sampler(self, split: str) -> EpochShuffleSampler:
-        """The sampler of ``split``: reshuffled every epoch for train, one fixed order else."""
+        """The sampler of ``split``: reshuffled every epoch for train, one fixed order else;
+        sharded over the trainer's ranks under data parallel."""
         n = len(self.datasets[split])
-        return EpochShuffleSampler(n, self.shuffle_seed, shuffle=True, reshuffle=split == "train")
+        world, rank = self._ranks()
+        return EpochShuffleSampler(
+            n, self.shuffle_seed, shuffle=True, reshuffle=split == "train",
+            num_replicas=world, rank=rank, batch_size=self.batch_size,
+        )  # fmt: skip
 
     def train_order(self, epoch: int) -> list[int]:
         """Indices of the training set in the order of ``epoch`` (what the loader yields)."""
         return self.sampler("train").order(epoch)
 
     def _loader(self, split: str) -> DataLoader:
-        return DataLoader(
+        loader = ResumableDataLoader if split == "train" else DataLoader
+        return loader(
             self.datasets[split],
             batch_size=self.batch_size,
             sampler=self.sampler(split),

@@ -329,7 +329,7 @@ def no_network(monkeypatch, tmp_path) -> Iterator[None]:
 
 def test_logger_table_covers_every_logger_config() -> None:
     assert set(LOGGER_TYPES) == set(LOGGERS)
-    assert set(TRAINERS) == {"cpu", "gpu", "ddp"}
+    assert set(TRAINERS) == {"cpu", "gpu", "ddp", "ddp_cpu"}
 
 
 @pytest.mark.parametrize("trainer", TRAINERS)
@@ -350,13 +350,23 @@ def test_logger_trainer(composer, no_network, logger, trainer) -> None:
         assert wb.offline is True and wb.log_model is False
         assert wb.name == "granular_scrapl_seed0" and wb.group == "granular/scrapl"
         assert wb.save_dir == str(run_dir)
-    # gpu/ddp inherit everything from cpu but the devices.
+    # gpu/ddp/ddp_cpu inherit everything from cpu but the devices and the DDP settings.
     cpu = composer("experiment=granular", "loss=scrapl", "preset=tiny", "trainer=cpu", "logger=csv")
-    devices = {"cpu": ("cpu", 1), "gpu": ("gpu", 1), "ddp": ("gpu", 2)}[trainer]
-    assert (cfg.trainer.accelerator, cfg.trainer.devices) == devices
-    assert cfg.trainer.get("strategy") == ("ddp" if trainer == "ddp" else None)
+    devices = {"cpu": ("cpu", 1), "gpu": ("gpu", 1), "ddp": ("gpu", 2), "ddp_cpu": ("cpu", 2)}
+    assert (cfg.trainer.accelerator, cfg.trainer.devices) == devices[trainer]
+    strategy = cfg.trainer.get("strategy")
+    if trainer == "ddp_cpu":
+        assert strategy.process_group_backend == "gloo"
+    else:
+        assert strategy == ("ddp" if trainer == "ddp" else None)
+    assert cfg.trainer.get("sync_batchnorm", True) is True
+    # The data modules shard the data themselves (EpochShuffleSampler); checkpoints are atomic.
+    assert cfg.trainer.use_distributed_sampler is False
+    assert [p._target_ for p in cfg.trainer.plugins] == [
+        "experiments.checkpoint_io.AtomicCheckpointIO"
+    ]
     for key, value in cpu.trainer.items():
-        if key not in ("accelerator", "devices"):
+        if key not in ("accelerator", "devices", "strategy", "sync_batchnorm"):
             assert cfg.trainer[key] == value, key
     if trainer != "cpu":
         return  # no GPU here: compose only
@@ -457,7 +467,8 @@ def test_instantiate_tiny(composer) -> None:
     # the full product (checked by the slow test below), built once each.
     built = _instantiate_tiny(composer, _diagonal())
     n_synths = len(EXPERIMENTS) - 1  # "chirplet" is the am_lo_fm_lo synth
-    n_callbacks = 6  # ThetaIS, best and last ModelCheckpoint, AudioExamples, PathPlots, StepTimer
+    # ThetaIS, best and last ModelCheckpoint, StepCheckpoint, AudioExamples, PathPlots, StepTimer
+    n_callbacks = 7
     n_optimizers = 2  # SGD and AdamW at the tiny lr
     n_expected = n_synths + 1 + 1 + (len(LOSSES) - 1) + n_optimizers + n_callbacks + 1
     assert built.n_builds == n_expected  # synths, model, data, losses, ..., trainer

@@ -17,11 +17,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CONFIG_DIR, load_train_script
-from hydra import compose, initialize_config_dir
+from conftest import assert_same, load_ckpt, load_train_script, train_in_folder
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 RUN = [
     "preset=tiny",
@@ -44,21 +42,6 @@ class Runs:
     cfg_a: DictConfig
     cfg_c: DictConfig
     warmups: list[str]  # run folders of the fits whose ThetaIS callback ran a warmup
-
-
-def _train(overrides: list[str], run_dir: Path, train_fn) -> DictConfig:
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose("train", overrides=[*overrides, f"paths.output_dir='{run_dir}'"],
-                      return_hydra_config=True)  # fmt: skip
-    with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = str(run_dir)
-        cfg.hydra.job.num = 0
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg["hydra"]
-    train_fn(cfg)
-    return cfg
 
 
 @pytest.fixture(scope="module", params=LOSSES)
@@ -88,37 +71,16 @@ def runs(request, tmp_path_factory) -> Runs:
 
     mp.setattr(theta_is_callback, "run_theta_is", counting)
     try:
-        cfg_a = _train([*overrides, "trainer.max_epochs=2"], a, train_fn)
-        _train([*overrides, "trainer.max_epochs=1"], b, train_fn)
+        cfg_a = train_in_folder([*overrides, "trainer.max_epochs=2"], a, train_fn)
+        train_in_folder([*overrides, "trainer.max_epochs=1"], b, train_fn)
         resume = [f"ckpt_path='{b / 'checkpoints' / 'last.ckpt'}'", "trainer.max_epochs=2"]
         if loss == "scrapl":  # another warmup cache, which must stay unused
             resume.append(f"theta_is.cache_dir='{c / 'theta_is_cache'}'")
-        cfg_c = _train([*overrides, *resume], c, train_fn)
+        cfg_c = train_in_folder([*overrides, *resume], c, train_fn)
     finally:
         mp.undo()
         GlobalHydra.instance().clear()
     return Runs(loss, root, a, b, c, cfg_a, cfg_c, warmups)
-
-
-def load_ckpt(path: Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def assert_same(a: object, b: object, where: str = "") -> None:
-    """Bit-identical nested checkpoint values (tensors by torch.equal, dtypes included)."""
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype, where
-        assert torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert isinstance(b, dict) and a.keys() == b.keys(), where
-        for k in a:
-            assert_same(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, (list, tuple)):
-        assert type(a) is type(b) and len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            assert_same(x, y, f"{where}[{i}]")
-    else:
-        assert a == b, f"{where}: {a!r} != {b!r}"
 
 
 def train_losses(path: Path, epoch: int) -> list[str]:

@@ -389,27 +389,41 @@ def test_callback_skips_loss_without_warmup(tmp_path, run_counter, caplog):
     assert "no warmup_lc_hvp" in caplog.text
 
 
-def test_callback_ddp_ranks_reload_the_shared_probs(tmp_path, monkeypatch):
-    """world_size > 1: after the warmup, a barrier, then π from the one final probs.pt."""
+def test_callback_ddp_ranks_split_the_paths_then_reload_the_shared_probs(tmp_path, monkeypatch):
+    """world_size > 1: this rank's path range, a barrier, the merge over all paths (every
+    value is on disk by then), a barrier, then π from the one final probs.pt."""
     events = []
     strategy = SimpleNamespace(barrier=lambda name=None: events.append(("barrier", name)))
     dm = TinyDataModule()
     dm.setup("fit")
     trainer = SimpleNamespace(
-        ckpt_path=None, world_size=2, strategy=strategy, datamodule=dm, is_global_zero=False
-    )
+        ckpt_path=None, world_size=2, global_rank=1, strategy=strategy, datamodule=dm,
+        is_global_zero=False,
+    )  # fmt: skip
     module = TinyModule(make_loss())
+    n = module.loss.n_paths
     # Another rank wrote the final probs.pt (here: different values): every rank must use it.
-    other = torch.linspace(1.0, 3.0, module.loss.n_paths, dtype=torch.float64)
+    other = torch.linspace(1.0, 3.0, n, dtype=torch.float64)
 
-    def run_then_other_rank_writes(*args, **kwargs):
-        probs = run_theta_is(*args, **kwargs)
-        torch.save(other, args[3].save_dir / PROBS_NAME)
+    def other_rank_too(*args, start_path_idx=0, end_path_idx=None, **kwargs):
+        events.append(("range", start_path_idx, end_path_idx))
+        if (start_path_idx, end_path_idx) == (n // 2, n):  # what the other rank computes
+            run_theta_is(*args, start_path_idx=0, end_path_idx=n // 2, **kwargs)
+        probs = run_theta_is(
+            *args, start_path_idx=start_path_idx, end_path_idx=end_path_idx, **kwargs
+        )
+        if end_path_idx is None:
+            torch.save(other, args[3].save_dir / PROBS_NAME)
         return probs
 
-    monkeypatch.setattr(callback_mod, "run_theta_is", run_then_other_rank_writes)
+    monkeypatch.setattr(callback_mod, "run_theta_is", other_rank_too)
     make_callback(tmp_path, n_iter=1).on_fit_start(trainer, module)
-    assert events == [("barrier", "theta_is_warmup")]
+    assert events == [
+        ("range", n // 2, n),
+        ("barrier", "theta_is_warmup_ranges"),
+        ("range", 0, None),
+        ("barrier", "theta_is_warmup"),
+    ]
     torch.testing.assert_close(module.loss.probs, other / other.sum(), rtol=0, atol=1e-15)
     assert not (tmp_path / "run").exists()  # only rank 0 writes into the run folder
 

@@ -1,0 +1,134 @@
+"""``last.ckpt`` every N training steps and when the job is asked to stop (a signal).
+
+The epoch-end ``last.ckpt`` (configs/callbacks/last_checkpoint.yaml) loses up to an epoch
+when a job is killed; this callback writes the same file in the middle of epochs:
+
+* every ``every_n_train_steps`` optimizer steps (not at an epoch's last batch, where the
+  epoch-end checkpoint follows), and
+* after the step during which a stop signal arrived: SIGTERM (what SLURM sends a preempted
+  or cancelled job before it kills it; Lightning's own handler only sets
+  ``trainer.received_sigterm``) and the ``signals`` listed, e.g. ``SIGUSR2``, submitit's
+  signal before a time limit. The step in progress is finished, the file written, and then
+  the signal's previous handler runs (submitit's requeues the job, which resumes from the
+  file: ``auto_resume=true``); without one the fit stops as after SIGTERM.
+
+Under data parallel, the ranks agree at every step on whether one of them got a signal, so
+that all write (a collective) and stop at the same step. With the resumable training loader
+(:class:`~experiments.data.resumable_loader.ResumableDataLoader`) and the module's RNG state,
+resuming from such a checkpoint continues at the next batch and ends with the weights of the
+uninterrupted run. Files go through the trainer's checkpoint IO (atomic with
+:class:`~experiments.checkpoint_io.AtomicCheckpointIO`). A signal during validation stops
+the run at the next training step, i.e. after the validation.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import Checkpoint
+
+from scrapl.validation import check_int
+
+__all__ = ["StepCheckpoint"]
+
+log = logging.getLogger(__name__)
+
+
+class StepCheckpoint(Checkpoint):
+    """Write ``dirpath/filename.ckpt`` every N steps and on SIGTERM.
+
+    Args:
+        dirpath: folder of the checkpoint (a run's ``checkpoints/``).
+        filename: file name without ``.ckpt`` (``last``: what ``ckpt_path=`` resumes).
+        every_n_train_steps: steps between two files (>= 1), or None for signals only.
+        signals: names of signals besides SIGTERM that write the file and then run their
+            previous handler (``["SIGUSR2"]`` under submitit), e.g. ``[]``.
+    """
+
+    def __init__(
+        self,
+        dirpath: str | Path,
+        filename: str = "last",
+        every_n_train_steps: int | None = None,
+        signals: Sequence[str] = (),
+    ) -> None:
+        super().__init__()
+        if not isinstance(dirpath, (str, Path)):
+            raise TypeError(f"dirpath must be a folder path, got {type(dirpath).__name__}")
+        if not isinstance(filename, str) or not filename or "/" in filename:
+            raise ValueError(f"filename must be a file name without folders, got {filename!r}")
+        self.path = Path(dirpath) / f"{filename}.ckpt"
+        self.every_n_train_steps = (
+            None
+            if every_n_train_steps is None
+            else check_int("every_n_train_steps", every_n_train_steps, 1)
+        )
+        if isinstance(signals, str) or not all(isinstance(n, str) for n in signals):
+            raise TypeError(f"signals must be a list of signal names, got {signals!r}")
+        valid = sorted(s.name for s in signal.Signals)
+        unknown = [n for n in signals if n not in valid or n in ("SIGKILL", "SIGSTOP")]
+        if unknown:
+            raise ValueError(
+                f"signals: {unknown} cannot be caught; accepted: catchable names of "
+                f"signal.Signals, e.g. SIGUSR1, SIGUSR2, SIGINT"
+            )
+        self.signals = [signal.Signals[n] for n in signals if n != "SIGTERM"]
+        self.last_saved_step: int | None = None
+        self._received: list[signal.Signals] = []
+        self._previous: dict[signal.Signals, Any] = {}
+
+    # -- signals -----------------------------------------------------------------------------
+
+    def _notice(self, signum: int, frame: FrameType | None) -> None:
+        # Only noted here: the checkpoint is written at the end of the step in progress.
+        self._received.append(signal.Signals(signum))
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        for sig in self.signals:
+            self._previous[sig] = signal.signal(sig, self._notice)
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def _stop_requested(self, trainer: pl.Trainer) -> bool:
+        local = bool(trainer.received_sigterm or self._received)
+        return bool(trainer.strategy.reduce_boolean_decision(local, all=False))
+
+    def _hand_over(self, trainer: pl.Trainer) -> None:
+        """After the file is written: the received signals' previous handlers, else stop."""
+        received, self._received = self._received, []
+        for sig in received:
+            previous = self._previous.get(sig)
+            if callable(previous):
+                previous(int(sig), None)
+        # Lightning stops after this step when the flag is set, on every rank alike.
+        trainer._signal_connector.received_sigterm = True
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+        batch_idx: int,
+    ) -> None:  # fmt: skip
+        step = trainer.global_step
+        if self._stop_requested(trainer):
+            log.info(f"Stop signal: writing {self.path} at step {step} before stopping")
+            self._save(trainer, step)
+            self._hand_over(trainer)
+            return
+        n = self.every_n_train_steps
+        epoch_end = batch_idx + 1 >= trainer.num_training_batches
+        if n is not None and step % n == 0 and not epoch_end:
+            self._save(trainer, step)
+
+    def _save(self, trainer: pl.Trainer, step: int) -> None:
+        if self.last_saved_step == step:
+            return
+        trainer.save_checkpoint(self.path)
+        self.last_saved_step = step
