@@ -73,11 +73,15 @@ def resume_in_place(run_dir: str | Path) -> dict[str, Any] | None:
     has ``checkpoints/last.ckpt``, the run continues from it (checked as by
     :func:`read_resume_checkpoint`), and the rows that the killed process logged after that
     checkpoint are removed from ``metrics.csv`` (they are trained again), so that the file
-    reads as one uninterrupted history.
+    reads as one uninterrupted history. Without a checkpoint the run starts from scratch and
+    an older ``metrics.csv`` there is removed.
     """
     run_dir = Path(run_dir)
     last = run_dir / "checkpoints" / "last.ckpt"
     if not last.is_file():
+        # A start from scratch (first start, or killed before any checkpoint): older rows
+        # are not part of this run's history.
+        (run_dir / "metrics.csv").unlink(missing_ok=True)
         return None
     record = read_resume_checkpoint(last)
     trim_metrics_after(run_dir / "metrics.csv", record["global_step"])

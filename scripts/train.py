@@ -70,8 +70,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         run_cfg["resumed_from"] = read_resume_checkpoint(ckpt_path)
     elif cfg.get("auto_resume", False) and (record := resume_in_place(out_dir)) is not None:
         ckpt_path = record["checkpoint"]
-        previous = OmegaConf.load(out_dir / "config.yaml").get("resumed_in_place") or []
-        run_cfg["resumed_in_place"] = [*OmegaConf.to_container(previous), record]
+        previous = OmegaConf.load(out_dir / "config.yaml").get("resumed_in_place")
+        previous = [] if previous is None else OmegaConf.to_container(previous)
+        run_cfg["resumed_in_place"] = [*previous, record]
         log.info(f"Continuing in {out_dir} from {ckpt_path} (step {record['global_step']})")
     with atomic_output(out_dir / "config.yaml") as tmp:
         tmp.write_text(OmegaConf.to_yaml(run_cfg))

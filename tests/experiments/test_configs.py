@@ -26,6 +26,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from experiments.csv_logger import ContinuingCSVLogger
 from experiments.module import SoundMatching
 
 PRESETS = ["cpu", "paper", "quick", "tiny"]
@@ -292,11 +293,11 @@ def test_presets_shrink_the_paper_setup(composer) -> None:
 
 
 LOGGER_TYPES = {
-    "csv": {"csv": pl.loggers.CSVLogger},
+    "csv": {"csv": ContinuingCSVLogger},
     "tensorboard": {"tensorboard": pl.loggers.TensorBoardLogger},
     "wandb": {"wandb": pl.loggers.WandbLogger},
     "many": {
-        "csv": pl.loggers.CSVLogger,
+        "csv": ContinuingCSVLogger,
         "tensorboard": pl.loggers.TensorBoardLogger,
         "wandb": pl.loggers.WandbLogger,
     },
