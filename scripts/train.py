@@ -107,6 +107,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
                         _record(metrics, trainer, name, name)
     finally:
         finish_wandb()
+    if not trainer.is_global_zero:  # under DDP, one summary: rank 0's
+        return metrics
     with atomic_output(out_dir / "summary.json") as tmp:
         record = {
             **metrics,

@@ -60,7 +60,7 @@ def test_signal_writes_last_ckpt_and_auto_resume_continues_exactly(signame, tmp_
     marker = tmp_path / "handed_over"
     signum = int(signal.Signals[signame])
     helper = [
-        "+callbacks.signal._target_=signal_helper.SignalAtStep",
+        "+callbacks.signal._target_=callback_helpers.SignalAtStep",
         f"+callbacks.signal.step={STOP_STEP}",
         f"+callbacks.signal.signum={signum}",
     ]

@@ -1,5 +1,5 @@
-"""A callback that signals its own process in the middle of a training step (for the
-stop-signal tests, which run scripts/train.py in a subprocess with this folder on the path)."""
+"""Callbacks for the tests that run scripts/train.py in subprocesses (this folder on the
+path): a signal in the middle of a training step, and each rank's sampled paths."""
 
 from __future__ import annotations
 
@@ -28,3 +28,15 @@ class SignalAtStep(pl.Callback):
         if not self.sent and trainer.global_step + 1 == self.step:
             self.sent = True
             os.kill(os.getpid(), self.signum)
+
+
+class RecordPaths(pl.Callback):
+    """Append each training step's SCRAPL path index to ``<folder>/paths_rank<r>.txt``."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / f"paths_rank{trainer.global_rank}.txt", "a") as f:
+            f.write(f"{trainer.global_step} {pl_module.loss.curr_path_idx}\n")
