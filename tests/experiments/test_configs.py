@@ -613,3 +613,24 @@ def test_accumulation_allowed_without_pathwise_transforms(run_train, tmp_path, m
     rows = _train_rows(tmp_path / "run" / "metrics.csv")
     assert rows and all(math.isfinite(float(r["train/loss"])) for r in rows)
     assert math.isfinite(metrics["end/val/theta_l1"])
+
+
+@pytest.mark.parametrize("launcher", ["submitit_slurm", "submitit_local"])
+def test_submitit_launcher_configs(compose_train, launcher) -> None:
+    """The launcher composes, instantiates (no SLURM needed to build it), and the defaults
+    that make a requeued job continue in its folder are on."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    cfg = compose_train(["experiment=granular", "loss=scrapl", f"hydra/launcher={launcher}"])
+    launcher_cfg = cfg.hydra.launcher
+    assert launcher_cfg._target_.rsplit(".", 1)[-1] == (
+        "SlurmLauncher" if launcher == "submitit_slurm" else "LocalLauncher"
+    )
+    assert "${now:%Y-%m-%d_%H-%M-%S}" in OmegaConf.to_container(launcher_cfg)["submitit_folder"]
+    assert "${now:%Y-%m-%d_%H-%M-%S}" in OmegaConf.to_container(cfg.hydra.sweep)["subdir"]
+    built = hydra.utils.instantiate(launcher_cfg)
+    assert built.params["timeout_min"] == launcher_cfg.timeout_min
+    if launcher == "submitit_slurm":
+        assert launcher_cfg.max_num_timeout > 0 and launcher_cfg.signal_delay_s > 0
+    assert cfg.auto_resume is True and list(cfg.stop_signals) == ["SIGUSR2"]
+    (step_ckpt,) = [c for c in cfg.callbacks.values() if c and "StepCheckpoint" in c._target_]
+    assert list(step_ckpt.signals) == ["SIGUSR2"]
