@@ -21,6 +21,12 @@ compared audio with the pad removed in :attr:`SoundMatching.test_audio`, for the
 JTFS and plain SCRAPL gradients are multiplied by 1e8 before AdamW, whose ε = 1e-8 would
 otherwise swamp them); a SCRAPL loss with P-Adam/P-SAGA has its own ``grad_mult``.
 
+``encoder_autocast="bf16"`` runs the encoder (CQT and CNN) under bfloat16 autocast and hands
+θ̂ back in float32, so that the synth, the loss (the JTFS) and the gradient transforms stay in
+float32; ``compile_encoder`` wraps the encoder's forward in ``torch.compile`` (the weights and
+the checkpoint keys are the encoder's own). Both are opt-in; README gives their measured
+effect.
+
 Losses with path-wise gradient transforms (SCRAPL: P-Adam / P-SAGA) are recognised by their
 ``attach_params`` / ``transform_grads`` methods, never by class: the encoder's weights are
 attached without hooks and transformed in ``on_before_optimizer_step``, after the gradients
@@ -42,15 +48,16 @@ from torch import Tensor, nn
 from experiments.data.recon_seeds import reconstruction_seeds
 from experiments.synths.common import render, synth_takes_seed
 from experiments.synths.shift import pad_shift
-from scrapl.validation import check_int, check_positive
+from scrapl.validation import check_bool, check_int, check_positive
 
-__all__ = ["SCHEDULER_INTERVALS", "SoundMatching", "theta_l1_permille"]
+__all__ = ["ENCODER_AUTOCAST", "SCHEDULER_INTERVALS", "SoundMatching", "theta_l1_permille"]
 
 log = logging.getLogger(__name__)
 
 Batch = dict[str, Any]
 
 SCHEDULER_INTERVALS = ("step", "epoch")
+ENCODER_AUTOCAST = (None, "bf16")
 
 
 def theta_l1_permille(theta_hat: Tensor, theta: Tensor) -> Tensor:
@@ -109,6 +116,8 @@ class SoundMatching(pl.LightningModule):
             training shift in samples (>= 0): see the module docstring.
         scheduler_interval: ``"step"`` (every training step) or ``"epoch"`` (SPEC §7's
             TR-808 LinearLR).
+        encoder_autocast: None (float32) or ``"bf16"``: bfloat16 autocast for the encoder only.
+        compile_encoder: run the encoder through ``torch.compile``.
     """
 
     def __init__(
@@ -124,6 +133,8 @@ class SoundMatching(pl.LightningModule):
         grad_mult: float = 1.0,
         pad: int | None = None,
         scheduler_interval: str = "step",
+        encoder_autocast: str | None = None,
+        compile_encoder: bool = False,
     ) -> None:
         super().__init__()
         for name, obj in (("synth", synth), ("encoder", encoder), ("loss", loss)):
@@ -165,6 +176,14 @@ class SoundMatching(pl.LightningModule):
                 f"{scheduler_interval!r}"
             )
         self.scheduler_interval = scheduler_interval
+        if encoder_autocast not in ENCODER_AUTOCAST:
+            raise ValueError(
+                f"encoder_autocast must be one of {ENCODER_AUTOCAST}, got {encoder_autocast!r}"
+            )
+        self.encoder_autocast = encoder_autocast
+        self.compile_encoder = check_bool("compile_encoder", compile_encoder)
+        # Not a submodule: the compiled wrapper would add a second copy of the weights' keys.
+        self.__dict__["_encode"] = None
         self.val_examples: dict[str, Tensor] | None = None
         # The last test batch's target and reconstruction (B, 1, N - pad), as the loss compared
         # them with the pad removed: what the test-metric callbacks read (they set
@@ -220,8 +239,15 @@ class SoundMatching(pl.LightningModule):
     # -- steps -----------------------------------------------------------------------------
 
     def forward(self, audio: Tensor) -> Tensor:
-        """θ̂ ``(B, U)`` of audio ``(B, 1, N)``."""
-        return self.encoder(audio)
+        """θ̂ ``(B, U)`` of audio ``(B, 1, N)`` (float32 also under ``encoder_autocast``)."""
+        if self._encode is None:
+            compiled = torch.compile(self.encoder) if self.compile_encoder else self.encoder
+            self.__dict__["_encode"] = compiled
+        if self.encoder_autocast is None:
+            return self._encode(audio)
+        with torch.autocast(device_type=audio.device.type, dtype=torch.bfloat16):
+            theta_hat = self._encode(audio)
+        return theta_hat.float()
 
     def target(self, batch: Batch) -> Tensor:
         """The batch's target audio ``(B, 1, N)``: its recording ``"x"`` if it has one, else

@@ -402,3 +402,24 @@ def test_old_checkpoint_without_rng_state() -> None:
     before = torch.get_rng_state()
     module.on_train_start()
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_encoder_autocast_bf16_returns_float32_close_to_float32() -> None:
+    torch.manual_seed(0)
+    fp32 = make()
+    bf16 = make(encoder_autocast="bf16")
+    bf16.encoder.load_state_dict(fp32.encoder.state_dict())
+    audio = torch.randn(4, 1, N)
+    ref, out = fp32(audio), bf16(audio)
+    assert ref.dtype == out.dtype == torch.float32
+    assert not torch.equal(ref, out)  # it did run in bfloat16 ...
+    torch.testing.assert_close(out, ref, rtol=0, atol=0.02)  # ... to bfloat16's precision
+    # The checkpoint keys are the encoder's own, whatever the options.
+    assert make(compile_encoder=True).state_dict().keys() == fp32.state_dict().keys()
+
+
+def test_encoder_option_errors() -> None:
+    with pytest.raises(ValueError, match=r"encoder_autocast must be one of \(None, 'bf16'\)"):
+        make(encoder_autocast="fp16")
+    with pytest.raises(TypeError, match="compile_encoder"):
+        make(compile_encoder="yes")
