@@ -16,12 +16,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import lightning.pytorch as pl
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
-from omegaconf import open_dict
+from benchmark_train import build_run
+from hydra import initialize_config_dir
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 # "fp32": the same build again, the floor of the comparison.
@@ -30,18 +27,6 @@ OPTIONS = {
     "bf16": "module.encoder_autocast=bf16",
     "compile": "module.compile_encoder=true",
 }
-
-
-def build(overrides: list[str], out: str):
-    cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = out
-        cfg.hydra.job.num = 0
-    HydraConfig.instance().set_config(cfg)
-    pl.seed_everything(cfg.seed)
-    datamodule = instantiate(cfg.data)
-    module = instantiate(cfg.module)
-    return datamodule, module
 
 
 def theta_and_grad(module, batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,12 +55,12 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     base = [*args.overrides, "model.net.dropout=0.0"]  # the same function in both builds
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        datamodule, reference = build(base, "unused")
+        _, datamodule, reference = build_run(base, "unused")
         loader = iter(datamodule.train_dataloader())
         batches = [next(loader) for _ in range(args.batches)]
         expected = [theta_and_grad(reference, b) for b in batches]
         for name, option in OPTIONS.items():
-            _, module = build(base if option is None else [*base, option], "unused")
+            _, _, module = build_run(base if option is None else [*base, option], "unused")
             for i, (batch, (theta0, grad0)) in enumerate(zip(batches, expected, strict=True)):
                 theta, grad = theta_and_grad(module, batch)
                 d_theta = 1000 * (theta - theta0).abs().max().item()

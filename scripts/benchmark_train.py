@@ -17,6 +17,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
@@ -24,7 +25,7 @@ from benchmark import peak_rss_mb
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import open_dict
+from omegaconf import DictConfig, open_dict
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
@@ -47,6 +48,19 @@ class StepTimer(pl.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self._sync()
         self.times.append(time.perf_counter() - self._start)
+
+
+def build_run(overrides: list[str], out_dir: str) -> tuple[DictConfig, Any, Any]:
+    """``(cfg, datamodule, module)`` of configs/train.yaml with ``overrides``, built as a
+    training run builds them (run folder ``out_dir``, seeded first); inside
+    ``initialize_config_dir``."""
+    cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = out_dir
+        cfg.hydra.job.num = 0
+    HydraConfig.instance().set_config(cfg)
+    pl.seed_everything(cfg.seed)
+    return cfg, instantiate(cfg.data), instantiate(cfg.module)
 
 
 def main() -> None:
@@ -72,14 +86,7 @@ def main() -> None:
         tempfile.TemporaryDirectory() as out,
         initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"),
     ):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-        with open_dict(cfg):
-            cfg.hydra.runtime.output_dir = out
-            cfg.hydra.job.num = 0
-        HydraConfig.instance().set_config(cfg)
-        pl.seed_everything(cfg.seed)
-        datamodule = instantiate(cfg.data)
-        module = instantiate(cfg.module)
+        cfg, datamodule, module = build_run(overrides, out)
         timer = StepTimer()
         trainer = instantiate(cfg.trainer, callbacks=[timer], logger=False)
         trainer.fit(module, datamodule=datamodule)

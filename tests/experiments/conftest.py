@@ -68,6 +68,31 @@ ONE_STEP_FIT = [
     "trainer.enable_progress_bar=false",
 ]
 
+# A short fit whose only last.ckpt files are the step checkpoints (StepCheckpoint): at
+# max_steps Lightning ends the epoch, and the epoch-end last.ckpt would mark it complete (a
+# killed job writes no such file). No pre-fit validation, no test, CSV metrics. The tests of
+# mid-epoch, in-place and DDP resume add their steps, epochs and batch size.
+STEP_CHECKPOINT_FIT = [
+    "preset=tiny",
+    "trainer.limit_val_batches=1",
+    "validate_before_fit=false",
+    "test=false",
+    "logger=csv",
+    "callbacks=last_checkpoint",
+    "callbacks.last_checkpoint=null",
+    "trainer.enable_progress_bar=false",
+]
+
+
+def short_warmup(cache_dir: Path, n_examples: int = 1) -> list[str]:
+    """θ-IS overrides of a one-power-iteration warmup into ``cache_dir``."""
+    return [
+        f"theta_is.n_examples={n_examples}",
+        "theta_is.n_iter=1",
+        f"theta_is.cache_dir='{cache_dir}'",
+    ]
+
+
 # A training run of a few seconds: preset=tiny (1 s sounds, 4 x 4 grid, small JTFS and CNN)
 # cut to one short epoch, no pre-fit validation, no test, CSV metrics only.
 FAST_RUN = [

@@ -16,26 +16,26 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, assert_same, load_ckpt, load_train_script, train_in_folder
+from conftest import (
+    ROOT,
+    STEP_CHECKPOINT_FIT,
+    assert_same,
+    load_ckpt,
+    load_train_script,
+    train_in_folder,
+)
 from hydra.core.global_hydra import GlobalHydra
 
 RUN = [
+    *STEP_CHECKPOINT_FIT,
     "experiment=granular",
     "loss=scrapl",
-    "preset=tiny",
     "model.net.dropout=0.0",  # dropout draws differ between one and two processes
     "trainer.max_epochs=2",
-    "trainer.limit_val_batches=1",
-    "validate_before_fit=false",
-    "test=false",
-    "logger=csv",
-    "callbacks=last_checkpoint",
-    "callbacks.last_checkpoint=null",
     "callbacks.last_checkpoint_steps.every_n_train_steps=3",
     "theta_is.n_examples=4",
     "theta_is.batch_size=2",
     "theta_is.n_iter=1",
-    "trainer.enable_progress_bar=false",
 ]
 K = 3
 # Per tensor, relative to its norm: one process sums 4 per-example gradients, DDP averages

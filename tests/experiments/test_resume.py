@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_same, load_ckpt, load_train_script, train_in_folder
+from conftest import assert_same, load_ckpt, load_train_script, short_warmup, train_in_folder
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
@@ -53,11 +53,7 @@ def runs(request, tmp_path_factory) -> Runs:
     if loss == "scrapl":
         # A and B share one warmup cache: B re-reads the values A computed (same seed, same
         # initial weights, so the same warmup folder), which saves a second warmup.
-        overrides += [
-            "theta_is.n_examples=1",
-            "theta_is.n_iter=1",
-            f"theta_is.cache_dir='{root / 'theta_is'}'",
-        ]
+        overrides += short_warmup(root / "theta_is")
     a, b, c = root / "a", root / "b", root / "c"
     warmups: list[str] = []
     mp = pytest.MonkeyPatch()

@@ -12,23 +12,21 @@ import csv
 from pathlib import Path
 
 import pytest
-from conftest import assert_same, load_ckpt, load_train_script, train_in_folder
+from conftest import (
+    STEP_CHECKPOINT_FIT,
+    assert_same,
+    load_ckpt,
+    load_train_script,
+    short_warmup,
+    train_in_folder,
+)
 from hydra.core.global_hydra import GlobalHydra
 
 RUN = [
-    "preset=tiny",
+    *STEP_CHECKPOINT_FIT,
     "data.batch_size=2",
     "trainer.max_epochs=1",
-    "trainer.limit_val_batches=1",
-    "validate_before_fit=false",
-    "test=false",
-    "logger=csv",
-    "callbacks=last_checkpoint",
     "callbacks.last_checkpoint_steps.every_n_train_steps=2",
-    # Only the step checkpoints: at max_steps Lightning ends the epoch, and the epoch-end
-    # last.ckpt would mark it complete (a killed job writes no such file).
-    "callbacks.last_checkpoint=null",
-    "trainer.enable_progress_bar=false",
 ]
 
 
@@ -42,11 +40,7 @@ def test_mid_epoch_resume_is_bit_identical(loss, tmp_path) -> None:
     train_fn = load_train_script().train
     overrides = [*RUN, f"loss={loss}"]
     if loss == "scrapl":
-        overrides += [
-            "theta_is.n_examples=1",
-            "theta_is.n_iter=1",
-            f"theta_is.cache_dir='{tmp_path / 'theta_is'}'",
-        ]
+        overrides += short_warmup(tmp_path / "theta_is")
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     try:
         train_in_folder([*overrides, "trainer.max_steps=4"], a, train_fn)

@@ -17,25 +17,24 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, assert_same, load_ckpt, load_train_script, train_in_folder
+from conftest import (
+    ROOT,
+    STEP_CHECKPOINT_FIT,
+    assert_same,
+    load_ckpt,
+    load_train_script,
+    short_warmup,
+    train_in_folder,
+)
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 RUN = [
+    *STEP_CHECKPOINT_FIT,
     "experiment=granular",
     "loss=scrapl",
-    "preset=tiny",
     "data.batch_size=2",
     "trainer.max_epochs=1",
-    "trainer.limit_val_batches=1",
-    "validate_before_fit=false",
-    "test=false",
-    "logger=csv",
-    "callbacks=last_checkpoint",
-    "callbacks.last_checkpoint=null",
-    "theta_is.n_examples=1",
-    "theta_is.n_iter=1",
-    "trainer.enable_progress_bar=false",
 ]
 STOP_STEP, END_STEP = 3, 6
 
@@ -47,7 +46,7 @@ def _train_rows(run: Path) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGUSR2"])
 def test_signal_writes_last_ckpt_and_auto_resume_continues_exactly(signame, tmp_path) -> None:
-    cache = [f"theta_is.cache_dir='{tmp_path / 'theta_is'}'"]
+    cache = short_warmup(tmp_path / "theta_is")
     every = ["callbacks.last_checkpoint_steps.every_n_train_steps=" + str(END_STEP)]
     ref = tmp_path / "ref"
     try:
