@@ -8,12 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow  # three builds and a torch.compile: seconds, kept out of the fast suite
 def test_precision_rows() -> None:
     cmd = [sys.executable, "scripts/benchmark_precision.py", "--batches", "1", "--",
            "experiment=granular", "preset=tiny", "loss=scrapl"]  # fmt: skip
