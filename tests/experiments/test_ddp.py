@@ -101,7 +101,6 @@ def _single(root: Path, name: str, steps: int, extra: list[str] = ()) -> Path:
 
 
 def test_ddp_equals_one_process_on_the_concatenated_batch(ddp_run, tmp_path) -> None:
-    sys.path.insert(0, str(Path(__file__).parent))  # callback_helpers for the in-process runs
     ddp = load_ckpt(ddp_run / "checkpoints" / "last.ckpt")
     # The same path on both ranks at every step.
     assert _paths(ddp_run / "paths", 0) == _paths(ddp_run / "paths", 1)
