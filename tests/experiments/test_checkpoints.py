@@ -142,3 +142,15 @@ def test_trim_metrics_after_keeps_the_history_up_to_the_checkpoint(tmp_path) -> 
     ]  # fmt: skip
     assert trim_metrics_after(path, 3) == 0
     assert trim_metrics_after(tmp_path / "missing.csv", 3) == 0
+
+
+def test_resume_in_place_without_a_checkpoint_starts_fresh(tmp_path) -> None:
+    from experiments.checkpoints import resume_in_place
+
+    (tmp_path / "metrics.csv").write_text("epoch,step,train/loss\n0,0,0.5\n")
+    assert resume_in_place(tmp_path) is None
+    assert not (tmp_path / "metrics.csv").exists()  # rows of a start that left no checkpoint
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"torn")
+    with pytest.raises(ValueError, match="ckpt_path"):
+        resume_in_place(tmp_path)  # a file that is not a checkpoint is refused, not skipped
