@@ -37,6 +37,8 @@ from torch import Tensor, nn
 
 from scrapl.validation import check_float, check_matches_buffer, check_positive
 
+_TINY_POWER = 1e-30
+
 __all__ = ["MSSRevisitedLoss", "DEFAULT_N_FFTS"]
 
 DEFAULT_N_FFTS: tuple[int, ...] = (67, 127, 257, 509, 1021, 2053)
@@ -136,8 +138,11 @@ class MSSRevisitedLoss(nn.Module):
             onesided=True,
             return_complex=True,
         )
-        # |complex| has a zero (not NaN) gradient at exactly-zero bins, e.g. digital silence.
-        mag = torch.log1p(spec.abs() / self.eps)
+        # Not spec.abs(): its gradient z / |z| is NaN where |z| underflows to 0 but z does not
+        # (bins of ~1e-40, e.g. under a Gaussian window's tails). sqrt(re² + im² + 1e-30) has a
+        # finite gradient everywhere, 0 at exact zeros, and differs from |z| by < 1e-15.
+        power = torch.view_as_real(spec).square().sum(dim=-1)
+        mag = torch.log1p(torch.sqrt(power + _TINY_POWER) / self.eps)
         return mag.reshape(batch, channels, *mag.shape[-2:])
 
     def forward(self, x_hat: Tensor, x: Tensor) -> Tensor:
