@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from experiments.analysis.series_style import series_style
 from experiments.analysis.summary import SummaryRow
 from experiments.analysis.tables import metric_label
 
@@ -46,8 +47,9 @@ def error_vs_cost_figure(
         e, c = errors[loss], costs[loss]
         xerr = 0.0 if math.isnan(c.ci95) else c.ci95 / c0
         yerr = 0.0 if math.isnan(e.ci95) else e.ci95 / e0
-        ax.errorbar(c.mean / c0, e.mean / e0, xerr=xerr, yerr=yerr, fmt="o", color=f"C{i % 10}",
-                    capsize=3, label=f"{loss} (n={e.n})")  # fmt: skip
+        style = series_style(i)
+        ax.errorbar(c.mean / c0, e.mean / e0, xerr=xerr, yerr=yerr, fmt=style["marker"],
+                    color=style["color"], capsize=3, label=f"{loss} (n={e.n})")  # fmt: skip
         ax.annotate(loss, (c.mean / c0, e.mean / e0), textcoords="offset points",
                     xytext=(5, 4), fontsize=7)  # fmt: skip
     ax.set_xscale("log")

@@ -6,6 +6,7 @@ from matplotlib.figure import Figure
 
 from experiments.analysis.curve_bands import curve_band
 from experiments.analysis.grouping import RunGroup
+from experiments.analysis.series_style import series_style
 
 __all__ = ["validation_curves_figure"]
 
@@ -33,9 +34,10 @@ def validation_curves_figure(
     fig.subplots_adjust(left=0.11, right=0.97, bottom=0.13, top=0.9)
     ax = fig.add_subplot()
     for i, (group, band) in enumerate(bands):
-        color = f"C{i % 10}"
+        style = series_style(i)
+        color = style["color"]
         label = f"{group.key.label} (n={int(band.n.max())})"
-        ax.plot(band.x, band.mean, color=color, lw=1.5, label=label)
+        ax.plot(band.x, band.mean, color=color, linestyle=style["linestyle"], lw=1.5, label=label)
         ax.fill_between(band.x, band.mean - band.ci95, band.mean + band.ci95, color=color,
                         alpha=0.2, lw=0)  # fmt: skip
     ax.set_xlabel(X_LABELS[x])
