@@ -43,8 +43,8 @@ from experiments.data.recon_seeds import reconstruction_seeds
 from experiments.synths.common import render, synth_takes_seed
 from experiments.synths.shift import pad_shift
 from scrapl.validation import check_int
-from scrapl.warmup import warmup_record
-from scrapl.warmup_store import sha256
+from scrapl.warmup.store import sha256
+from scrapl.warmup.theta_is import warmup_record
 
 __all__ = ["WarmupSet", "chunk_range", "prepare_warmup", "run_theta_is", "warmup_batches"]
 

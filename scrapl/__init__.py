@@ -1,13 +1,24 @@
 """SCRAPL: Scattering Transform with Random Paths for Machine Learning.
 
-A differentiable joint time–frequency scattering (JTFS) loss that evaluates one random path
-per step (Mitcheltree, Lostanlen, Benetos & Lagrange, ICLR 2026).
+Differentiable scattering losses that evaluate one randomly sampled path per step, stabilised
+by path-wise Adam (P-Adam), path-wise SAGA (P-SAGA) and θ-importance sampling (θ-IS)
+(Mitcheltree, Lostanlen, Benetos & Lagrange, ICLR 2026).
+
+Layout: :mod:`scrapl.transforms` (scattering transforms path by path), :mod:`scrapl.pathwise`
+(sampler, P-Adam / P-SAGA, attached parameters), :mod:`scrapl.warmup` (θ-IS) and
+:mod:`scrapl.losses` (the losses tying them together).
 """
 
-from scrapl.config import JTFSConfig
-from scrapl.jtfs import JTFS
-from scrapl.jtfs_loss import JTFSLoss
-from scrapl.scrapl_loss import SCRAPLLoss
+from scrapl.losses import AllPathsLoss, JTFSLoss, RandomPathLoss, SCRAPLLoss
+from scrapl.transforms import JTFS, JTFSConfig, PathTransform
 
-__all__ = ["JTFS", "JTFSConfig", "JTFSLoss", "SCRAPLLoss"]
+__all__ = [
+    "JTFS",
+    "AllPathsLoss",
+    "JTFSConfig",
+    "JTFSLoss",
+    "PathTransform",
+    "RandomPathLoss",
+    "SCRAPLLoss",
+]
 __version__ = "0.1.0"

@@ -83,37 +83,61 @@ def check_matches_buffer(name: str, t: Tensor, buffer: Tensor, what: str, owner:
         )
 
 
-def check_signals(x: object, x_target: object, n_samples: int, reference: Tensor) -> tuple:
-    """Validate a pair of signal batches and fold channels into the batch.
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+SIGNAL_DTYPES = "float16, bfloat16, float32 or float64"
 
-    Accepts ``(batch, channels, N)`` or ``(batch, N)`` floating tensors of the same shape,
-    dtype and device as each other and as ``reference`` (a buffer of the loss), with
-    finite values. Returns both as ``(batch * channels, N)``.
+
+def check_signals(
+    x: object,
+    x_target: object,
+    signal_shape: tuple[int, ...],
+    reference: Tensor,
+    check_finite: bool | None = None,
+) -> tuple[Tensor, Tensor, int]:
+    """Validate a pair of signal batches, cast them to the computation dtype, fold channels.
+
+    Accepts ``(batch, channels, *signal_shape)`` or ``(batch, *signal_shape)`` real floating
+    tensors of the same shape, on the device of ``reference`` (a buffer of the loss).
+    Half-precision inputs (float16, bfloat16) are cast to ``reference``'s dtype (float32
+    unless the loss was cast), so the gradient flows back in the input's dtype; float32 and
+    float64 inputs must match it. ``check_finite`` (None: only on CPU, where reading the
+    result costs no device synchronisation) refuses NaN and infinite values.
+
+    Returns both as ``(batch * channels, *signal_shape)`` and ``batch``.
     """
+    ndim = len(signal_shape)
+    with_channels = f"(batch, channels, {', '.join(map(str, signal_shape))})"
+    without = f"(batch, {', '.join(map(str, signal_shape))})"
+    out = []
     for name, t in (("x", x), ("x_target", x_target)):
         if not isinstance(t, Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-        if t.ndim not in (2, 3):
+        if not t.is_floating_point():
+            raise TypeError(
+                f"{name} must be a real floating-point tensor ({SIGNAL_DTYPES}), got {t.dtype}"
+            )
+        if t.ndim not in (ndim + 1, ndim + 2) or tuple(t.shape[-ndim:]) != tuple(signal_shape):
             raise ValueError(
-                f"{name} must have shape (batch, channels, {n_samples}) or (batch, {n_samples}), "
+                f"{name} must have shape {with_channels} or {without} (the loss's shape), "
                 f"got {tuple(t.shape)}"
             )
-        if t.shape[-1] != n_samples:
-            raise ValueError(
-                f"{name} must have {n_samples} samples in its last axis (the loss's shape), "
-                f"got shape {tuple(t.shape)}"
-            )
+        if t.dtype in HALF_DTYPES:
+            t = t.to(reference.dtype)
         check_matches_buffer(name, t, reference, "the loss's filters", "the loss")
         if t.numel() == 0:
             raise ValueError(f"{name} must not be empty, got shape {tuple(t.shape)}")
-        if not bool(torch.isfinite(t).all()):
+        finite = t.device.type == "cpu" if check_finite is None else check_finite
+        if finite and not bool(torch.isfinite(t).all()):
             raise ValueError(f"{name} contains NaN or infinite values")
+        out.append(t)
+    x, x_target = out
     if x.shape != x_target.shape:
         raise ValueError(
             f"x and x_target must have the same shape, got {tuple(x.shape)} and "
             f"{tuple(x_target.shape)}"
         )
-    return x.reshape(-1, n_samples), x_target.reshape(-1, n_samples)
+    batch = x.shape[0]
+    return x.reshape(-1, *signal_shape), x_target.reshape(-1, *signal_shape), batch
 
 
 def load_torch_file(path: str | Path, what: str, mmap: bool = False) -> object:

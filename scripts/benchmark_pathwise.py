@@ -15,7 +15,7 @@ import time
 import numpy as np
 import torch
 
-from scrapl.pathwise import PathwiseGradientTransform
+from scrapl.pathwise.adam_saga import PathwiseGradientTransform
 
 OPTIONS = {
     "float32": dict(storage_dtype=None, offload_to_cpu=False),

@@ -21,7 +21,7 @@ import lightning.pytorch as pl
 from omegaconf import DictConfig
 
 from experiments.theta_is import chunk_range, prepare_warmup, run_theta_is
-from scrapl.warmup_store import PROBS_NAME
+from scrapl.warmup.store import PROBS_NAME
 
 log = logging.getLogger("warmup")
 

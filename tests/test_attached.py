@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from scrapl import SCRAPLLoss
-from scrapl.pathwise import PathwiseGradientTransform
+from scrapl.pathwise.adam_saga import PathwiseGradientTransform
 
 SMALL = dict(shape=1024, J=4, Q1=2, Q2=1, J_fr=2, Q_fr=1)  # 14 paths
 N = SMALL["shape"]

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from kymatio.scattering1d import filter_bank as kfb
 
-from scrapl.filters import (
-    build_filterbank,
+from scrapl.transforms.jtfs.filters import build_filterbank
+from scrapl.transforms.morlet import (
     decimated_convolution_matrix,
     max_dyadic_subsampling,
     morlet_fourier,

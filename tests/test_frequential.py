@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-import scrapl.frequential as fq
-import scrapl.jtfs as jtfs_module
+import scrapl.transforms.jtfs.frequential as fq
+import scrapl.transforms.jtfs.transform as jtfs_module
 from scrapl import JTFS, JTFSConfig
 
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-import scrapl.jtfs as jtfs_module
+import scrapl.transforms.jtfs.transform as jtfs_module
 from scrapl import JTFS, JTFSConfig, JTFSLoss, SCRAPLLoss
-from scrapl.distance import path_distance
+from scrapl.losses.distance import path_distance
 
 DATA = Path(__file__).parent / "data"
 TINY = dict(shape=1024, J=5, Q1=3, Q2=1, J_fr=2, Q_fr=1)
@@ -132,7 +132,7 @@ def test_path_gradient_matches_finite_differences(use_log1p, averaging):
     for p in (0, jtfs.n_paths // 2 + 1, jtfs.n_paths - 1):
 
         def loss(signal, p=p):
-            return path_distance(jtfs(signal, p), jtfs(y, p), use_log1p=use_log1p)
+            return path_distance(jtfs(signal, p), jtfs(y, p), use_log1p=use_log1p).mean()
 
         (grad,) = torch.autograd.grad(loss(x), x)
         v = torch.randn_like(x)

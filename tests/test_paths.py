@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from scrapl.filters import build_filterbank
-from scrapl.paths import enumerate_paths, kept_psi2
+from scrapl.transforms.jtfs.filters import build_filterbank
+from scrapl.transforms.jtfs.paths import enumerate_paths, kept_psi2
 
 CONFIGS = json.loads((Path(__file__).parent / "data" / "reference_paths.json").read_text())[
     "configs"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from scrapl.pathwise import PathwiseGradientTransform
+from scrapl.pathwise.adam_saga import PathwiseGradientTransform
 
 P = 4
 PATHS = [0, 2, 0, 1, 3, 3, 0, 2, 1, 1, 0, 2]

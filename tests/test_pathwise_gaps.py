@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from scrapl.pathwise import PathwiseGradientTransform
+from scrapl.pathwise.adam_saga import PathwiseGradientTransform
 
 P = 5
 SHAPES = {0: (4, 3), 1: (6,)}

@@ -4,7 +4,7 @@ first and second derivatives against finite differences (gradcheck, float64)."""
 import pytest
 import torch
 
-from scrapl.primitives import modulus, modulus_grad, rfft_adjoint, rfft_bins
+from scrapl.transforms.primitives import modulus, modulus_grad, rfft_adjoint, rfft_bins
 
 
 def _complex(shape, seed, dtype=torch.complex128):

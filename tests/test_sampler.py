@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from scrapl.sampler import PathSampler
+from scrapl.pathwise.sampler import PathSampler
 
 
 def _draws(sampler: PathSampler, n: int) -> list[int]:

@@ -1,4 +1,4 @@
-"""θ-IS warmup (scrapl.warmup): power iteration, probabilities, resumable files, errors."""
+"""θ-IS warmup (scrapl.warmup.theta_is): power iteration, probabilities, resumable files, errors."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from torch import nn
 from torch.func import functional_call
 
 from scrapl import SCRAPLLoss
-from scrapl.distance import path_distance
-from scrapl.warmup import probs_from_vals
+from scrapl.losses.distance import path_distance
+from scrapl.warmup.theta_is import probs_from_vals
 
 N = 1024
 N_THETA = 2
@@ -96,7 +96,7 @@ def explicit_operators(setup: Setup, loss: SCRAPLLoss, path_idx: int):
 
     def loss_of_theta(theta):
         x_hat = torch.tanh(3 * theta @ synth_w + synth_b)
-        return path_distance(loss.jtfs(x_hat, path_idx), loss.jtfs(x, path_idx), loss.p)
+        return path_distance(loss.jtfs(x_hat, path_idx), loss.jtfs(x, path_idx), loss.p).mean()
 
     def theta_of(w):
         return functional_call(enc, unflat(w), (x @ proj,))
@@ -418,7 +418,7 @@ def test_output_shapes_are_validated(tmp_path):
             setup.theta_fn, lambda t: setup.synth_fn(t.detach()), setup.kwargs, setup.params,
             save_dir=tmp_path / "d", end_path_idx=1, n_iter=1,
         )  # fmt: skip
-    with pytest.raises(ValueError, match=r"batch 0: synth_fn output .*samples in its last axis"):
+    with pytest.raises(ValueError, match=r"batch 0: synth_fn output .*shape .*got \(2, 1, 512\)"):
         make_loss().warmup_lc_hvp(
             setup.theta_fn, lambda t: setup.synth_fn(t)[..., :512], setup.kwargs, setup.params,
             save_dir=tmp_path / "c", end_path_idx=1, n_iter=1,

@@ -4,8 +4,8 @@ and subsampling by periodisation, up to a unit exponential that the modulus remo
 import numpy as np
 import pytest
 
-from scrapl.filters import morlet_fourier, periodise
-from scrapl.windows import support_window, window_plan
+from scrapl.transforms.morlet import morlet_fourier, periodise
+from scrapl.transforms.windows import support_window, window_plan
 
 
 def apply_plan(plan, half_spectra):

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from scrapl.filters import build_filterbank
-from scrapl.paths import enumerate_paths
+from scrapl.transforms.jtfs.filters import build_filterbank
+from scrapl.transforms.jtfs.paths import enumerate_paths
 
 __all__ = ["path_coordinates", "path_probabilities_figure", "read_path_probs"]
 

@@ -25,7 +25,9 @@ import lightning.pytorch as pl
 from experiments.audio_io import atomic_output
 from experiments.theta_is import chunk_range, prepare_warmup, run_theta_is
 from scrapl.validation import check_int
-from scrapl.warmup_store import PROBS_NAME  # the file scrapl.warmup writes once π is complete
+
+# The file the warmup writes once π is complete.
+from scrapl.warmup.store import PROBS_NAME
 
 __all__ = ["ThetaIS"]
 

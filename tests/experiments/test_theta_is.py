@@ -17,7 +17,7 @@ from experiments.callbacks.theta_is import ThetaIS
 from experiments.data.recon_seeds import reconstruction_seeds
 from experiments.theta_is import prepare_warmup, run_theta_is, warmup_batches
 from scrapl import SCRAPLLoss
-from scrapl.warmup_store import PROBS_NAME
+from scrapl.warmup.store import PROBS_NAME
 
 N = 256  # samples per sound
 N_THETA = 2
@@ -116,7 +116,7 @@ def loss() -> SCRAPLLoss:
 @pytest.fixture
 def hvp_counter(monkeypatch):
     """Count the library's per-path power iterations (its only expensive call)."""
-    import scrapl.warmup as warmup
+    import scrapl.warmup.theta_is as warmup
 
     calls = []
     real = warmup.path_batch_eigenvalues

@@ -13,12 +13,12 @@ conventions of the reference implementation (kymatio's JTFS):
    frequency with φF. Coefficients cover the whole padded grid (nothing is cropped).
 
 Temporal wavelets are applied in the Fourier domain, each on the window of bins where it is
-not negligible, shifted to bin 0 (:mod:`scrapl.windows`: the modulus that follows removes
+not negligible, shifted to bin 0 (:mod:`scrapl.transforms.windows`: the modulus that follows removes
 the shift); each first-order spectrum is kept only up to the bins ψ2 reads. Moduli and real
-FFTs have cheaper backward passes than torch's own (:mod:`scrapl.primitives`). The short
-frequential axis and the heavily decimated averaging use matrix products
-(:mod:`scrapl.frequential`). On CPU a large batch is processed in chunks whose largest
-intermediate stays below 32 MB (:data:`CPU_CHUNK_BYTES`). Filters are buffers, so
+FFTs have cheaper backward passes than torch's own (:mod:`scrapl.transforms.primitives`).
+The short frequential axis and the heavily decimated averaging use matrix products
+(:mod:`scrapl.transforms.jtfs.frequential`). On CPU a large batch is processed in chunks
+whose largest intermediate stays below 32 MB (:data:`CPU_CHUNK_BYTES`). Filters are buffers, so
 ``.to(device)`` and ``.double()`` move and cast them. Output of a path:
 ``(batch, n_freq, n_time)`` real coefficients.
 """
@@ -26,21 +26,22 @@ intermediate stays below 32 MB (:data:`CPU_CHUNK_BYTES`). Filters are buffers, s
 from __future__ import annotations
 
 import ctypes
-import numbers
 import sys
 from collections.abc import Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as nnf
-from torch import Tensor, nn
+from torch import Tensor
 
-from scrapl.config import JTFSConfig
-from scrapl.filters import FilterBank, build_filterbank, decimated_convolution_matrix
-from scrapl.frequential import scatter_modulus_average
-from scrapl.paths import Path, enumerate_paths
-from scrapl.primitives import modulus, rfft_bins
-from scrapl.windows import window_plan
+from scrapl.transforms.base import PathTransform
+from scrapl.transforms.jtfs.config import JTFSConfig
+from scrapl.transforms.jtfs.filters import FilterBank, build_filterbank
+from scrapl.transforms.jtfs.frequential import scatter_modulus_average
+from scrapl.transforms.jtfs.paths import Path, enumerate_paths
+from scrapl.transforms.morlet import decimated_convolution_matrix
+from scrapl.transforms.primitives import modulus, rfft_bins
+from scrapl.transforms.windows import window_plan
 
 
 def _return_freed_memory_to_os() -> None:
@@ -84,11 +85,11 @@ MAX_MATRIX_ELEMENTS = 2**22  # 16 MB in float32
 CPU_CHUNK_BYTES = 2**25
 
 
-class JTFS(nn.Module):
+class JTFS(PathTransform):
     """Second-order joint time–frequency scattering, evaluated path by path.
 
     Args:
-        config: the transform's hyperparameters (:class:`scrapl.config.JTFSConfig`).
+        config: the transform's hyperparameters (:class:`scrapl.transforms.jtfs.JTFSConfig`).
 
     Attributes:
         paths: every path, in index order (:class:`scrapl.paths.Path`).
@@ -98,6 +99,7 @@ class JTFS(nn.Module):
     def __init__(self, config: JTFSConfig) -> None:
         super().__init__()
         self.config = config
+        self.signal_shape = (config.shape,)
         T = 2**config.J if config.T in (None, "global") else config.T
         F = 2**config.J_fr if config.F in (None, "global") else config.F
         bank = build_filterbank(
@@ -128,7 +130,7 @@ class JTFS(nn.Module):
     def _build_buffers(self, bank: FilterBank) -> None:
         # First-order rows sharing a subsampling form a group (rows are sorted by scale).
         # Band-pass filters touch few bins: each is applied on its window of bins
-        # (scrapl.windows), all rows' windows read from the half spectrum at once.
+        # (scrapl.transforms.windows), all rows' windows read from the half spectrum at once.
         self.groups: list[tuple[int, int, int, int]] = []  # (k1, first row, end row, width)
         bounds: list[tuple[int, int, int]] = []
         for n1, j1 in enumerate(self.j1):
@@ -249,7 +251,7 @@ class JTFS(nn.Module):
 
     def second_order(self, u1_groups: list[tuple[int, Tensor]], path: Path) -> Tensor:
         """``Y2 = U1 ∗ ψ2`` for the path's ψ2: complex ``(batch, n1_max, time)``, up to a
-        unit exponential factor common to all rows (see :mod:`scrapl.windows`)."""
+        unit exponential factor common to all rows (see :mod:`scrapl.transforms.windows`)."""
         width, n_src = self.psi2_plan[path.n2]
         parts = []
         seen = 0
@@ -303,14 +305,12 @@ class JTFS(nn.Module):
 
     # -- public API ---------------------------------------------------------------------
 
-    def check_path_idx(self, path_idx: int) -> None:
-        """Raise a clear error unless ``path_idx`` is an int in ``[0, n_paths)``."""
-        if isinstance(path_idx, bool) or not isinstance(path_idx, numbers.Integral):
-            raise TypeError(
-                f"path_idx must be an int in [0, {self.n_paths}), got {type(path_idx).__name__}"
-            )
-        if not 0 <= path_idx < self.n_paths:
-            raise ValueError(f"path_idx must be an int in [0, {self.n_paths}), got {path_idx}")
+    @property
+    def reference(self) -> Tensor:
+        return self.psi_fr
+
+    def describe(self) -> str:
+        return self.config.describe()
 
     def forward(self, x: Tensor, path_idx: int) -> Tensor:
         """Coefficients of one path: ``(batch, N)`` → ``(batch, n_freq, n_time)``.
@@ -318,8 +318,7 @@ class JTFS(nn.Module):
         Computes only what the path needs: the first-order rows finer than its ψ2, one ψ2,
         one frequential filter.
         """
-        self.check_path_idx(path_idx)
-        path = self.paths[path_idx]
+        path = self.paths[self.check_path_idx(path_idx)]
         parts = [self._path(part, path) for part in self.batch_chunks(x)]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 

@@ -57,9 +57,9 @@ Files in ``save_dir`` (all written atomically: temporary file, then :func:`os.re
 * ``probs.pt``: π **before** the floor (a ``(n_paths,)`` float64 tensor), written once every
   (p, u) is present; ``SCRAPLLoss.load_probs`` applies the loss's own floor to it.
 
-Code layout: this module holds the public functions and π; :mod:`scrapl.warmup_args` checks
-the arguments and wraps the calls of ``theta_fn`` and ``synth_fn``, :mod:`scrapl.curvature`
-runs the power iteration, and :mod:`scrapl.warmup_store` defines and reads/writes the files.
+Code layout: this module holds the public functions and π; :mod:`scrapl.warmup.args` checks
+the arguments and wraps the calls of ``theta_fn`` and ``synth_fn``, :mod:`scrapl.warmup.curvature`
+runs the power iteration, and :mod:`scrapl.warmup.store` defines and reads/writes the files.
 """
 
 from __future__ import annotations
@@ -74,9 +74,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from scrapl.curvature import path_batch_eigenvalues
 from scrapl.validation import check_int
-from scrapl.warmup_args import (
+from scrapl.warmup.args import (
     call_synth_fn,
     call_theta_fn,
     check_callable,
@@ -88,7 +87,8 @@ from scrapl.warmup_args import (
     check_targets,
     check_theta_idxs,
 )
-from scrapl.warmup_store import (
+from scrapl.warmup.curvature import path_batch_eigenvalues
+from scrapl.warmup.store import (
     CONFIG_NAME,
     PROBS_NAME,
     atomic_torch_save,
@@ -104,7 +104,7 @@ from scrapl.warmup_store import (
 )
 
 if TYPE_CHECKING:
-    from scrapl.scrapl_loss import SCRAPLLoss
+    from scrapl.losses.random_path import RandomPathLoss
 
 # Messages belong to the loss's logger, as in the seed README's console output.
 log = logging.getLogger("scrapl.scrapl_loss")
@@ -186,7 +186,7 @@ def probs_from_vals(vals: Tensor) -> Tensor:
 
 
 def _record(
-    loss: SCRAPLLoss,
+    loss: RandomPathLoss,
     kwargs_list: list[dict],
     synth_list: list[dict],
     params: list[Tensor],
@@ -206,7 +206,7 @@ def _record(
 
 
 def warmup_record(
-    loss: SCRAPLLoss,
+    loss: RandomPathLoss,
     theta_fn_kwargs: Sequence[Mapping[str, Any]],
     params: Iterable[Tensor],
     synth_fn_kwargs: Sequence[Mapping[str, Any]] | None = None,
@@ -228,7 +228,7 @@ def warmup_record(
 
 
 def warmup_lc_hvp(
-    loss: SCRAPLLoss,
+    loss: RandomPathLoss,
     theta_fn: Callable,
     synth_fn: Callable,
     theta_fn_kwargs: Sequence[Mapping[str, Any]],
@@ -317,7 +317,7 @@ def warmup_lc_hvp(
     return _merge(loss, save_dir, allow_missing=False)
 
 
-def _merge(loss: SCRAPLLoss, save_dir: FilePath, allow_missing: bool) -> Tensor:
+def _merge(loss: RandomPathLoss, save_dir: FilePath, allow_missing: bool) -> Tensor:
     n_paths, n_theta = loss.n_paths, loss.n_theta
     missing = set(list_missing(save_dir, n_paths, n_theta))
     if len(missing) == n_paths * n_theta:
@@ -356,7 +356,7 @@ def _merge(loss: SCRAPLLoss, save_dir: FilePath, allow_missing: bool) -> Tensor:
     return loss.probs.clone()
 
 
-def load_probs_from_warmup_dir(loss: SCRAPLLoss, save_dir: str | os.PathLike) -> Tensor:
+def load_probs_from_warmup_dir(loss: RandomPathLoss, save_dir: str | os.PathLike) -> Tensor:
     """Merge the per-(path, θ) values of ``save_dir`` into π, set it on ``loss``, return it.
 
     Missing values (an incomplete or partly failed warmup) are logged as a WARNING and each

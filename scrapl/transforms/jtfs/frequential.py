@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from scrapl.primitives import modulus, modulus_grad
+from scrapl.transforms.primitives import modulus, modulus_grad
 
 CHUNK_ELEMENTS = 2**21  # complex entries of one chunk of the intermediate (16 MB in complex64)
 

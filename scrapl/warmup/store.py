@@ -4,7 +4,7 @@ Holds the file names, the configuration record (``config.json``: what changes th
 with SHA-256 fingerprints of the data and parameters), atomic writes, and the reading and
 listing of the per-(path, θ) value files. Kept apart from the computation so that the format
 that resumed and shared warmups rely on is defined in one place; see the module docstring of
-:mod:`scrapl.warmup` for what each file holds.
+:mod:`scrapl.warmup.theta_is` for what each file holds.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from torch import Tensor
 from scrapl.validation import load_torch_file
 
 if TYPE_CHECKING:
-    from scrapl.scrapl_loss import SCRAPLLoss
+    from scrapl.losses.random_path import RandomPathLoss
 
 FORMAT = "scrapl-warmup-lc-hvp/1"
 CONFIG_NAME = "config.json"
@@ -73,7 +73,7 @@ def sha256(obj: object) -> str:
     return h.hexdigest()
 
 
-def loss_record(loss: SCRAPLLoss) -> dict[str, Any]:
+def loss_record(loss: RandomPathLoss) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "loss_config": repr(loss.config),

@@ -59,7 +59,7 @@ class JTFSConfig:
             )
         check_averaging("T", self.T, shape)
         # F is bounded by the number of first-order filters, known only once they are
-        # designed: :class:`scrapl.jtfs.JTFS` checks the upper bound.
+        # designed: :class:`scrapl.transforms.jtfs.JTFS` checks the upper bound.
         check_averaging("F", self.F, 2**31)
 
     @property

@@ -8,7 +8,7 @@ rows, which form a prefix of the first-order bank (its scales ``j1`` never decre
 Index order (interchangeable with the reference implementation, so path indices and
 path-probability files carry over): ``p = rank(n2) * n_fr_count + n_fr``, where kept ψ2 are
 ranked from the highest to the lowest centre frequency and ``n_fr`` runs over the
-frequential filters in the order of :attr:`scrapl.filters.FilterBank.psi_fr`.
+frequential filters in the order of :attr:`scrapl.transforms.jtfs.filters.FilterBank.psi_fr`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scrapl.filters import FilterBank
+from scrapl.transforms.jtfs.filters import FilterBank
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The parameters whose gradients SCRAPL transforms per path, and the guards around them.
 
-P-Adam and P-SAGA (:mod:`scrapl.pathwise`; Mitcheltree et al., ICLR 2026) transform the
+P-Adam and P-SAGA (:mod:`scrapl.pathwise.adam_saga`; Mitcheltree et al., ICLR 2026) transform the
 gradient of one training step, which must come from exactly one path: gradient accumulation
 mixes paths and is refused (SPEC §3). A gradient hook on every attached parameter sees each
 gradient as it arrives, in one of two modes:
@@ -27,7 +27,7 @@ from functools import partial
 
 from torch import Tensor
 
-from scrapl.pathwise import PathwiseGradientTransform
+from scrapl.pathwise.adam_saga import PathwiseGradientTransform
 
 ACCUMULATION_ADVICE = (
     "gradient accumulation is not supported with P-Adam/P-SAGA. Zero the gradients "

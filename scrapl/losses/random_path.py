@@ -1,15 +1,17 @@
-"""SCRAPL: the joint time–frequency scattering loss evaluated along one random path per step.
+"""SCRAPL over any path transform: the distance along one random path per step.
 
 Mitcheltree, Lostanlen, Benetos & Lagrange, "SCRAPL: Scattering Transform with Random Paths
-for Machine Learning", ICLR 2026. At each call one second-order JTFS path p is drawn from a
-categorical distribution π (uniform, or importance-sampled after θ-IS warmup) and the loss
-is the distance of the two signals along p only (:mod:`scrapl.distance`). Since
-``mean_p loss_p`` is the full JTFS loss (:class:`scrapl.JTFSLoss`), the uniform-π gradient is
-unbiased, at the cost of one path instead of all of them.
+for Machine Learning", ICLR 2026. At each call one path p of the transform is drawn from a
+categorical distribution π (uniform, or importance-sampled after θ-IS warmup) and the loss is
+the distance of the two signals along p only (:mod:`scrapl.losses.distance`). Since
+``mean_p loss_p`` is the full loss (:class:`scrapl.losses.all_paths.AllPathsLoss`), the
+uniform-π gradient is unbiased, at the cost of one path instead of all of them.
 
-Attached parameters (:meth:`SCRAPLLoss.attach_params`) have their gradients transformed per
-path by P-Adam and P-SAGA (:mod:`scrapl.pathwise`) during ``backward``; the downstream
-optimizer should then be plain SGD (no momentum, optional weight decay).
+Attached parameters (:meth:`RandomPathLoss.attach_params`) have their gradients transformed
+per path by P-Adam and P-SAGA (:mod:`scrapl.pathwise`); the downstream optimizer should then
+be plain SGD (no momentum, optional weight decay). The transform-specific losses
+(:class:`scrapl.SCRAPLLoss` for JTFS, the time and image scattering losses) only build their
+transform; everything else lives here, once.
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ import torch
 from torch import Tensor, nn
 
 from scrapl import warmup
-from scrapl.attached import AttachedParams
-from scrapl.config import Averaging
-from scrapl.path_loss import PathLoss
-from scrapl.pathwise import PathwiseGradientTransform
-from scrapl.sampler import PathSampler
+from scrapl.losses.path_loss import PathLoss
+from scrapl.pathwise.adam_saga import PathwiseGradientTransform
+from scrapl.pathwise.attached import AttachedParams
+from scrapl.pathwise.sampler import PathSampler
+from scrapl.transforms.base import PathTransform
 from scrapl.validation import (
     check_bool,
     check_float,
@@ -38,19 +40,20 @@ from scrapl.validation import (
     load_torch_file,
 )
 
-log = logging.getLogger(__name__)
+# The seed API's console output names this logger (INFO:scrapl.scrapl_loss:...).
+log = logging.getLogger("scrapl.scrapl_loss")
 
 
-class SCRAPLLoss(PathLoss):
-    """Stochastic single-path JTFS loss with P-Adam, P-SAGA and importance sampling.
+class RandomPathLoss(PathLoss):
+    """Stochastic single-path scattering loss with P-Adam, P-SAGA and importance sampling.
 
     Args:
-        shape, J, Q1, Q2, J_fr, Q_fr, T, F: the transform (:class:`scrapl.config.JTFSConfig`).
-        p: order of the norm of the per-path distance (default 2, not squared).
-        use_rho_log1p, log1p_eps: compare ``log1p(S / log1p_eps)`` instead of ``S``.
+        transform: the scattering transform (:class:`scrapl.transforms.base.PathTransform`).
+        p, use_rho_log1p, log1p_eps, reduction, check_finite: the distance and the inputs
+            (:class:`scrapl.losses.path_loss.PathLoss`).
         grad_mult: gradients of attached parameters are multiplied by this before P-Adam, so
-            that squaring tiny JTFS gradients does not underflow in float32 (must be > 1 when
-            P-Adam is on and log1p is off).
+            that squaring tiny scattering gradients does not underflow in float32 (must be
+            > 1 when P-Adam is on and log1p is off).
         use_p_adam, use_p_saga: per-path Adam moments / SAGA variance reduction on the
             gradients of attached parameters.
         sample_all_paths_first: visit every path once, in random order, before sampling π.
@@ -64,20 +67,13 @@ class SCRAPLLoss(PathLoss):
         probs_path: a ``probs.pt`` file (e.g. from an earlier θ-IS warmup) to set π from at
             construction; None starts uniform. Kept as :attr:`probs_path`.
 
-    Shapes: ``x`` and ``x_target`` are ``(batch, channels, shape)`` (or ``(batch, shape)``);
-    channels are folded into the batch. ``forward`` returns a scalar.
+    Shapes: ``x`` and ``x_target`` are ``(batch, channels, *signal_shape)`` (or without the
+    channel axis); ``forward`` returns a scalar, or ``(batch,)`` with ``reduction="none"``.
     """
 
     def __init__(
         self,
-        shape: int,
-        J: int,
-        Q1: int,
-        Q2: int,
-        J_fr: int,
-        Q_fr: int,
-        T: Averaging = None,
-        F: Averaging = None,
+        transform: PathTransform,
         p: float = 2,
         use_rho_log1p: bool = False,
         log1p_eps: float = 1e-3,
@@ -93,39 +89,30 @@ class SCRAPLLoss(PathLoss):
         pathwise_dtype: torch.dtype | None = None,
         pathwise_offload: bool = False,
         probs_path: str | FilePath | None = None,
+        reduction: str = "mean",
+        check_finite: bool | None = None,
     ) -> None:
-        # Cheap checks of the SCRAPL arguments first: designing the filters takes seconds.
-        n_theta = check_int("n_theta", n_theta, 1)
-        check_bool("use_p_adam", use_p_adam)
-        check_positive("grad_mult", grad_mult)
-        if use_p_adam and use_rho_log1p is False and grad_mult <= 1:
-            raise ValueError(
-                "grad_mult must be > 1 when use_p_adam=True and use_rho_log1p=False (JTFS "
-                f"gradients are tiny and their squares underflow in float32), got {grad_mult}"
-            )
-        is_pair = isinstance(adam_betas, Sequence) and not isinstance(adam_betas, str)
-        if not is_pair or len(adam_betas) != 2:
-            raise TypeError(f"adam_betas must be a pair (beta1, beta2), got {adam_betas!r}")
-        beta1 = check_float("adam_betas[0]", adam_betas[0], 0.0, 1.0)
-        beta2 = check_float("adam_betas[1]", adam_betas[1], 0.0, 1.0)
-        check_positive("adam_eps", adam_eps)
-        check_float_dtype("pathwise_dtype", pathwise_dtype)
-        check_bool("pathwise_offload", pathwise_offload)
-        if probs_path is not None and not isinstance(probs_path, (str, FilePath)):
-            raise TypeError(
-                "probs_path must be None or the path of a probs.pt file (str or pathlib.Path), "
-                f"got {type(probs_path).__name__}"
-            )
-        super().__init__(shape, J, Q1, Q2, J_fr, Q_fr, T, F, p, use_rho_log1p, log1p_eps)
-        self.n_theta = n_theta
+        self.check_arguments(
+            n_theta,
+            use_p_adam,
+            use_rho_log1p,
+            grad_mult,
+            adam_betas,
+            adam_eps,
+            pathwise_dtype,
+            pathwise_offload,
+            probs_path,
+        )
+        super().__init__(transform, p, use_rho_log1p, log1p_eps, reduction, check_finite)
+        self.n_theta = int(n_theta)
         self.sampler = PathSampler(self.n_paths, sample_all_paths_first, min_prob_frac, seed)
         self.pathwise = PathwiseGradientTransform(
             self.n_paths,
             use_p_adam=use_p_adam,
             use_p_saga=use_p_saga,
             grad_mult=float(grad_mult),
-            beta1=beta1,
-            beta2=beta2,
+            beta1=float(adam_betas[0]),
+            beta2=float(adam_betas[1]),
             eps=adam_eps,
             storage_dtype=pathwise_dtype,
             offload_to_cpu=pathwise_offload,
@@ -138,6 +125,43 @@ class SCRAPLLoss(PathLoss):
         if self.probs_path is not None:
             self.load_probs(self.probs_path)
         log.info(self._summary())
+
+    @staticmethod
+    def check_arguments(
+        n_theta: object,
+        use_p_adam: object,
+        use_rho_log1p: object,
+        grad_mult: object,
+        adam_betas: object,
+        adam_eps: object,
+        pathwise_dtype: object,
+        pathwise_offload: object,
+        probs_path: object,
+    ) -> None:
+        """The SCRAPL arguments' checks, cheap: subclasses call them before designing their
+        filters (which may take seconds)."""
+        check_int("n_theta", n_theta, 1)
+        check_bool("use_p_adam", use_p_adam)
+        check_positive("grad_mult", grad_mult)
+        if use_p_adam and use_rho_log1p is False and grad_mult <= 1:
+            raise ValueError(
+                "grad_mult must be > 1 when use_p_adam=True and use_rho_log1p=False "
+                "(scattering gradients are tiny and their squares underflow in float32), "
+                f"got {grad_mult}"
+            )
+        is_pair = isinstance(adam_betas, Sequence) and not isinstance(adam_betas, str)
+        if not is_pair or len(adam_betas) != 2:
+            raise TypeError(f"adam_betas must be a pair (beta1, beta2), got {adam_betas!r}")
+        check_float("adam_betas[0]", adam_betas[0], 0.0, 1.0)
+        check_float("adam_betas[1]", adam_betas[1], 0.0, 1.0)
+        check_positive("adam_eps", adam_eps)
+        check_float_dtype("pathwise_dtype", pathwise_dtype)
+        check_bool("pathwise_offload", pathwise_offload)
+        if probs_path is not None and not isinstance(probs_path, (str, FilePath)):
+            raise TypeError(
+                "probs_path must be None or the path of a probs.pt file (str or pathlib.Path), "
+                f"got {type(probs_path).__name__}"
+            )
 
     # -- properties of the seed API ------------------------------------------------------
 
@@ -166,8 +190,8 @@ class SCRAPLLoss(PathLoss):
     def _summary(self) -> str:
         s = self.sampler
         return (
-            "SCRAPLLoss:\n"
-            f"{self.config.describe()}\n"
+            f"{type(self).__name__}:\n"
+            f"{self.transform.describe()}\n"
             f"use_rho_log1p          = {self.use_rho_log1p}, eps = {self.log1p_eps}\n"
             f"grad_mult              = {self.grad_mult}\n"
             f"use_p_adam             = {self.use_p_adam}\n"
@@ -184,32 +208,26 @@ class SCRAPLLoss(PathLoss):
     def forward(
         self, x: Tensor, x_target: Tensor, path_idx: int | None = None, seed: int | None = None
     ) -> Tensor:
-        """SCRAPL loss along one path (a scalar).
+        """SCRAPL loss along one path (reduced over the batch as ``reduction`` says).
 
         Args:
-            x: reconstruction, ``(batch, channels, shape)``.
+            x: reconstruction, ``(batch, channels, *signal_shape)``.
             x_target: target, same shape.
             path_idx: evaluate this path instead of sampling one.
             seed: sample the path from a generator seeded with ``seed`` (same seed, same path;
                 the sampler's own generator is left untouched).
         """
-        x, x_target = self.check_inputs(x, x_target)
+        x, x_target, batch = self.prepare(x, x_target)
         if path_idx is None:
             path_idx = self.sampler.sample(seed=seed)
         else:
-            self.jtfs.check_path_idx(path_idx)
-            path_idx = int(path_idx)
+            path_idx = self.transform.check_path_idx(path_idx)
         self.curr_path_idx = path_idx
         if self.training:
             self.path_counts[path_idx] += 1
             self.step += 1
             self.attached.start_step(path_idx, self.step)
-        # Two passes, not one over the concatenation: the target usually needs no gradient,
-        # and a joint pass would backpropagate through it too.
-        s_x = self.jtfs(x, path_idx)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and x_target.requires_grad):
-            s_target = self.jtfs(x_target, path_idx)
-        out = self.distance(s_x, s_target)
+        out = self.reduce(self.path_distances(x, x_target, path_idx), batch)
         self.attached.watch(out, (path_idx, self.step) if self.training else None)
         return out
 
@@ -221,8 +239,8 @@ class SCRAPLLoss(PathLoss):
         With ``use_hooks`` (the default), the transform runs inside ``backward`` through
         gradient hooks. A trainer that reduces gradients across devices should pass
         ``use_hooks=False`` and call :meth:`transform_grads` after the reduction instead.
-        Both modes refuse gradient accumulation (:mod:`scrapl.attached`). Attaching an empty
-        list detaches. Attaching resets P-Adam/P-SAGA state.
+        Both modes refuse gradient accumulation (:mod:`scrapl.pathwise.attached`). Attaching
+        an empty list detaches. Attaching resets P-Adam/P-SAGA state.
         """
         params = list(params)
         for i, param in enumerate(params):
@@ -286,14 +304,15 @@ class SCRAPLLoss(PathLoss):
         }
 
     def set_extra_state(self, state: dict) -> None:
+        name = type(self).__name__
         if not isinstance(state, dict) or state.get("n_paths") != self.n_paths:
             raise ValueError(
-                f"state_dict is not from a SCRAPLLoss with {self.n_paths} paths "
+                f"state_dict is not from a {name} with {self.n_paths} paths "
                 f"(got n_paths={state.get('n_paths') if isinstance(state, dict) else None})"
             )
         if state["config"] != repr(self.config):
             raise ValueError(
-                f"state_dict is from a SCRAPLLoss with {state['config']}, not {self.config!r}"
+                f"state_dict is from a {name} with {state['config']}, not {self.config!r}"
             )
         # P-Adam/P-SAGA first: it refuses mismatched hyperparameters before touching anything.
         self.pathwise.load_state_dict(state["pathwise"])

@@ -2,7 +2,7 @@
 
 For one batch, :func:`path_eigenvalues` estimates the largest-magnitude eigenvalue of
 A_{u,p} = ∂g_{u,p}/∂w for each θ dim u by power iteration on double-backward vector products
-(see the module docstring of :mod:`scrapl.warmup` for the definition).
+(see the module docstring of :mod:`scrapl.warmup.theta_is` for the definition).
 """
 
 from __future__ import annotations
@@ -14,18 +14,18 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from scrapl.warmup_args import forward_batch
+from scrapl.warmup.args import forward_batch
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from scrapl.scrapl_loss import SCRAPLLoss
+    from scrapl.losses.random_path import RandomPathLoss
 
 SEED_STRIDE = 100003  # generator seed of (path p, θ dim u) is p * SEED_STRIDE + u
 
 
 def path_batch_eigenvalues(
-    loss: SCRAPLLoss,
+    loss: RandomPathLoss,
     theta_fn: Callable,
     synth_fn: Callable,
     batches: list[tuple[dict, dict, Tensor]],
@@ -71,7 +71,7 @@ def path_batch_eigenvalues(
 
 
 def path_eigenvalues(
-    loss: SCRAPLLoss,
+    loss: RandomPathLoss,
     theta: Tensor,
     x_hat: Tensor,
     target: Tensor,
@@ -83,10 +83,7 @@ def path_eigenvalues(
     bar: tqdm,
 ) -> list[float]:
     """Power-iteration eigenvalue (signed) of A_{u,p} for each u of ``theta_idxs``, one batch."""
-    s_hat = loss.jtfs(x_hat, path_idx)
-    with torch.no_grad():
-        s_target = loss.jtfs(target, path_idx)
-    loss_p = loss.distance(s_hat, s_target)
+    loss_p = loss.path_distances(x_hat, target, path_idx).mean()  # target: data, no grad
     (s,) = torch.autograd.grad(loss_p, theta, create_graph=True)
     # g_u = Σ_b s_{b,u}(w) ∇_w θ_{b,u}(w), kept differentiable in w (through s and θ).
     grads: list[list[Tensor | None]] = []

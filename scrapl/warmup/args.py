@@ -1,4 +1,4 @@
-"""Argument checks and call wrappers of θ-IS warmup (:mod:`scrapl.warmup`).
+"""Argument checks and call wrappers of θ-IS warmup (:mod:`scrapl.warmup.theta_is`).
 
 The warmup functions take user callables (encoder ``theta_fn``, synth ``synth_fn``), their
 keyword arguments, the encoder weights and a save directory. This module validates them
@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 from torch import Tensor
 
-from scrapl.validation import check_int, check_signals
+from scrapl.validation import check_int
 
 if TYPE_CHECKING:
-    from scrapl.scrapl_loss import SCRAPLLoss
+    from scrapl.losses.random_path import RandomPathLoss
 
 
 def check_callable(name: str, fn: object) -> Callable:
@@ -166,7 +166,7 @@ def call_synth_fn(synth_fn: Callable, theta: Tensor, kwargs: dict) -> Tensor:
 
 
 def forward_batch(
-    loss: SCRAPLLoss,
+    loss: RandomPathLoss,
     theta_fn: Callable,
     synth_fn: Callable,
     kwargs: dict,
@@ -188,7 +188,7 @@ def forward_batch(
         )
     x_hat = call_synth_fn(synth_fn, theta, synth_kwargs)
     try:
-        x_hat, target = check_signals(x_hat, target, loss.config.shape, loss.jtfs.psi_fr)
+        x_hat, target, _ = loss.prepare(x_hat, target)
     except (TypeError, ValueError) as e:
         raise type(e)(
             f"warmup batch {batch}: synth_fn output (x) and target audio (x_target, from "
