@@ -37,6 +37,7 @@ from typing import Any
 
 from torch import Tensor
 
+from experiments.atomic_folder import replace_folder
 from experiments.audio_io import atomic_output, write_wav
 
 __all__ = [
@@ -82,18 +83,6 @@ class TestAudioSet:
     @property
     def keys(self) -> tuple[tuple[tuple[str, int | str], ...], ...]:
         return tuple(e.key for e in self.examples)
-
-
-def _replace_folder(new: Path, dest: Path) -> None:
-    """Put the finished folder ``new`` at ``dest``; an older ``dest`` is moved aside first
-    (a directory cannot be renamed over a non-empty one), then deleted."""
-    old = None
-    if dest.exists():
-        old = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.old."))
-        os.replace(dest, old / dest.name)
-    os.replace(new, dest)
-    if old is not None:
-        shutil.rmtree(old)
 
 
 def write_test_audio(
@@ -144,7 +133,7 @@ def write_test_audio(
         with atomic_output(tmp / MANIFEST) as out:
             out.write_text(json.dumps(manifest, indent=1) + "\n")
         os.chmod(tmp, 0o755)
-        _replace_folder(tmp, folder)
+        replace_folder(tmp, folder)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(tmp)
@@ -172,8 +161,10 @@ def _example(folder: Path, i: int, record: object, n_theta: int) -> KeptExample:
     if missing:
         raise _fail(folder, f"{where} lacks {sorted(missing)}")
     key = record["key"]
-    if not isinstance(key, dict) or not key or not all(
-        isinstance(v, KEY_TYPES) and not isinstance(v, bool) for v in key.values()
+    if (
+        not isinstance(key, dict)
+        or not key
+        or not all(isinstance(v, KEY_TYPES) and not isinstance(v, bool) for v in key.values())
     ):
         raise _fail(folder, f"{where}.key must map names to ints or strings, got {key!r}")
     files = []
