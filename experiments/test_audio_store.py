@@ -35,10 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from torch import Tensor
-
 from experiments.atomic_folder import replace_folder
-from experiments.audio_io import atomic_output, write_wav
 
 __all__ = [
     "FORMAT",
@@ -99,6 +96,11 @@ def write_test_audio(
     (audio tensors ``(1, N)``), ``theta`` (a sequence of floats, or None), ``theta_hat`` and
     ``errors`` (str -> float).
     """
+    # Imported here: reading a folder (the listening page) needs no torch.
+    from torch import Tensor
+
+    from experiments.audio_io import atomic_output, write_wav
+
     folder = Path(folder)
     if not examples:
         raise ValueError(f"no test examples to write into {folder}")

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import select
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -44,6 +46,13 @@ CHROMIUM_FLAGS = (
 
 class ChromiumError(RuntimeError):
     """The browser could not be started, answered with an error, or did not answer."""
+
+
+def _above_4(fd: int) -> int:
+    """``fd`` duplicated to a descriptor >= 5 (the original closed)."""
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD, 5)
+    os.close(fd)
+    return moved
 
 
 def find_chromium() -> str | None:
@@ -85,17 +94,23 @@ class Chromium:
         self._profile = tempfile.mkdtemp(prefix="listen-chromium-")
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
+        # The browser's ends move above 4, so that placing one at 3 or 4 cannot overwrite the other.
+        to_browser_r, from_browser_w = (_above_4(fd) for fd in (to_browser_r, from_browser_w))
         args = [
             *CHROMIUM_FLAGS,
             f"--user-data-dir={self._profile}",
             f"--window-size={self.width},{self.height}",
             "about:blank",
         ]
-        # The shell places the pipe ends at the descriptors 3 and 4 the browser expects.
-        script = f'exec "$0" "$@" 3<&{to_browser_r} 4>&{from_browser_w}'
+        # A small Python places the pipe ends at the descriptors 3 and 4 the browser expects
+        # (a shell cannot: dash names descriptors by one digit), then becomes the browser.
+        script = (
+            f"import os, sys; os.dup2({to_browser_r}, 3); os.dup2({from_browser_w}, 4); "
+            "os.execv(sys.argv[1], sys.argv[1:])"
+        )
         try:
             self._proc = subprocess.Popen(
-                ["/bin/sh", "-c", script, self.executable, *args],
+                [sys.executable, "-I", "-S", "-c", script, self.executable, *args],
                 pass_fds=(to_browser_r, from_browser_w),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -145,7 +160,17 @@ class Chromium:
         return self._next_id
 
     def _write(self, message: dict[str, Any]) -> None:
-        os.write(self._to_browser, json.dumps(message).encode() + b"\0")
+        try:
+            os.write(self._to_browser, json.dumps(message).encode() + b"\0")
+        except BrokenPipeError:
+            raise ChromiumError(f"Chromium exited: {self._stderr()}") from None
+
+    def _stderr(self) -> str:
+        if self._proc is None or self._proc.stderr is None:
+            return ""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=5)
+        return self._proc.stderr.read().decode(errors="replace").strip()[-2000:]
 
     def _read(self, deadline: float) -> dict[str, Any]:
         while b"\0" not in self._buffer:
@@ -156,8 +181,7 @@ class Chromium:
             if ready:
                 chunk = os.read(self._from_browser, 1 << 20)
                 if not chunk:
-                    err = self._proc.stderr.read().decode(errors="replace") if self._proc else ""
-                    raise ChromiumError(f"Chromium exited: {err.strip()[-2000:]}")
+                    raise ChromiumError(f"Chromium exited: {self._stderr()}")
                 self._buffer += chunk
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)

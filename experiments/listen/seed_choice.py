@@ -66,5 +66,5 @@ def choose_run(runs: list[ListenRun], label: str, seed: int | None = None) -> Se
     ranked = sorted(zip(values, runs, strict=True), key=lambda vr: (vr[0][metric], vr[1].seed))
     value, run = ranked[(len(ranked) - 1) // 2]
     n = len(runs)
-    how = f"median of {n} seeds by {metric}" if n > 1 else f"the only seed, {run.seed}"
+    how = f"median of {n} seeds by {metric}" if n > 1 else "the only seed"
     return SeedChoice(run, how, metric, value[metric])
