@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from experiments.analysis.run_metrics import run_metrics
+from experiments.analysis.chains import RunChain
+from experiments.analysis.metrics_csv import last_values
 from experiments.listen.runs import ListenError, ListenRun
 
-__all__ = ["RANKING_METRICS", "SeedChoice", "choose_run"]
+__all__ = ["RANKING_METRICS", "SeedChoice", "choose_run", "test_values"]
 
 RANKING_METRICS = ("test/theta_l1", "test/mss_log_linear", "test/loss")
 
@@ -36,6 +37,15 @@ class SeedChoice:
     error: float | None
 
 
+def test_values(chain: RunChain) -> dict[str, float]:
+    """The chain's last ``test/*`` values, later evaluations overriding (as the tables read
+    them, :func:`experiments.analysis.run_metrics.run_metrics`, without its curve figures)."""
+    out = last_values(chain.metrics, "test/")
+    for evaluation in chain.last.evaluations:
+        out.update(last_values(evaluation, "test/"))
+    return out
+
+
 def _ranking_metric(values: list[dict[str, float]]) -> str:
     for metric in RANKING_METRICS:
         if all(metric in v for v in values):
@@ -49,7 +59,7 @@ def choose_run(runs: list[ListenRun], label: str, seed: int | None = None) -> Se
     it is missing), ``None``: the median-error run."""
     if not runs:
         raise ValueError("runs must not be empty")
-    values = [run_metrics(r.chain) for r in runs]
+    values = [test_values(r.chain) for r in runs]
     metric = _ranking_metric(values)
     if seed is not None:
         for run, value in zip(runs, values, strict=True):

@@ -47,12 +47,14 @@ def write_synthetic_run(
     keys: Sequence[dict] | None = None,
     test_error: float | None = None,
     name: str | None = None,
+    train_rows: int = 1,
 ) -> Path:
     """One run folder ``root/<experiment>/<loss>/<name>`` with ``n_examples`` kept sounds.
 
     ``theta_names=None``: recordings (no θ; the errors are an audio distance); ``keys``: the
     sounds' keys (default: grid points ``0..n-1`` with θ, file names without);
-    ``test_error``: the run's test θ L1 / MSS value (default: from loss and seed).
+    ``test_error``: the run's test θ L1 / MSS value (default: from loss and seed);
+    ``train_rows``: training rows of ``metrics.csv`` (a real run logs one per step).
     """
     rng = np.random.default_rng(abs(hash((experiment, loss, seed))) % 2**32)
     folder = Path(root) / experiment / loss / (name or f"2026-01-01_00-00-00_seed{seed}")
@@ -94,9 +96,10 @@ def write_synthetic_run(
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
     error = test_error if test_error is not None else 100.0 + 10 * seed + len(loss)
     metric = "test/theta_l1" if theta_names else "test/mss_log_linear"
+    train = "".join(f"{i},0,{1.0 / (i + 1):.6f},,,\n" for i in range(train_rows))
     (folder / "metrics.csv").write_text(
-        f"step,epoch,train/loss,val/loss,test/loss,{metric}\n0,0,1.0,,,\n0,0,,0.9,,\n"
-        f"1,0,,,0.8,{error}\n"
+        f"step,epoch,train/loss,val/loss,test/loss,{metric}\n{train}"
+        f"{train_rows - 1},0,,0.9,,\n{train_rows},0,,,0.8,{error}\n"
     )
     return folder
 
