@@ -1,6 +1,6 @@
 """The runs a listening page is built from: read, chained, grouped, each with its test sounds.
 
-The run folders are read by the analysis helpers (:mod:`experiments.analysis`): resumed runs
+The run folders are read by the analysis package (:mod:`experiments.analysis`): resumed runs
 are joined to the runs they continue, partial and crashed runs are left out (and reported),
 and the runs are grouped by experiment, loss and the config choices that differ between
 them. Every usable run must then hold its kept test sounds
