@@ -351,6 +351,19 @@ class SoundMatching(pl.LightningModule):
             self.test_audio = {"x": x, "x_hat": x_hat}
         return loss
 
+    def test_examples(self, batch: Batch) -> dict[str, Tensor]:
+        """What the test step compares for ``batch``, without a loss: ``x`` and ``x_hat``
+        ``(B, 1, N - pad)`` (pad removed, as in :attr:`test_audio`) and ``theta_hat`` ``(B, U)``.
+
+        The reconstruction seeds depend on each example alone (not on its batch), so an
+        example gives the same reconstruction here as in the test loop (what
+        :class:`experiments.callbacks.test_audio.TestAudio` keeps)."""
+        x = self.target(batch)
+        theta_hat = self(x)
+        x_hat, x = self.aligned(self.reconstruct(theta_hat, batch, "test"), x, batch, "test")
+        start = self.pad or 0
+        return {"x": x[..., start:], "x_hat": x_hat[..., start:], "theta_hat": theta_hat}
+
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         if self.pathwise:
             self.loss.transform_grads()

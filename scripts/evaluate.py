@@ -9,7 +9,9 @@ logged as ``test/<name>`` next to the module's own test metrics, into
 ``<run>/evaluations/<time>_<checkpoint>/metrics.csv``, which ``scripts/aggregate.py`` reads,
 with one row per test example in ``test_examples.csv`` beside it. TR-808 runs:
 ``metrics=tr808`` gives their full set (MSS, JTFS distance, loudness / centroid / flatness,
-FAD), on the audio with the training shift's pad removed.
+FAD), on the audio with the training shift's pad removed. ``test_audio/`` beside them holds
+the test sounds of the listening page (``scripts/listen.py``), for runs made before training
+kept them (``callbacks=none``: not written).
 """
 
 from __future__ import annotations
@@ -61,7 +63,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     trainer: pl.Trainer = hydra.utils.instantiate(
         trainer_cfg,
         logger=hydra.utils.instantiate(cfg.logger),
-        callbacks=[TestMetrics(metrics, out_dir / "test_examples.csv")] if metrics else [],
+        callbacks=[
+            *([TestMetrics(metrics, out_dir / "test_examples.csv")] if metrics else []),
+            *(hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c),
+        ],
     )
     trainer.test(module, datamodule=datamodule, ckpt_path=str(ckpt), verbose=False)
     results = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}

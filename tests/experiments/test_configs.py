@@ -479,8 +479,9 @@ def test_instantiate_tiny(composer) -> None:
     # the full product (checked by the slow test below), built once each.
     built = _instantiate_tiny(composer, _diagonal())
     n_synths = len(EXPERIMENTS) - 1  # "chirplet" is the am_lo_fm_lo synth
-    # ThetaIS, best and last ModelCheckpoint, StepCheckpoint, AudioExamples, PathPlots, StepTimer
-    n_callbacks = 7
+    # ThetaIS, best and last ModelCheckpoint, StepCheckpoint, AudioExamples, TestAudio (with
+    # its MSS distance inside), PathPlots, StepTimer
+    n_callbacks = 8
     n_optimizers = 2  # SGD and AdamW at the tiny lr
     n_expected = n_synths + 1 + 1 + (len(LOSSES) - 1) + n_optimizers + n_callbacks + 1
     assert built.n_builds == n_expected  # synths, model, data, losses, ..., trainer

@@ -49,6 +49,17 @@ def test_evaluate_reproduces_the_test_and_adds_metrics(run_train, tmp_path) -> N
     record = (folder / "config.yaml").read_text()
     assert "scrapl.JTFSLoss" in record and "shape: 8192" in record  # the run's own N
 
+    # The run kept no test sounds (no test_audio callback): the evaluation wrote them, and
+    # the listening page finds them there.
+    from experiments.analysis.run_folder import read_run
+    from experiments.listen.runs import test_audio_folder
+    from experiments.test_audio_store import read_test_audio
+
+    assert not (run / "test_audio").exists()
+    assert test_audio_folder(read_run(run)) == folder / "test_audio"
+    kept = read_test_audio(folder / "test_audio")
+    assert kept.checkpoint.endswith("last.ckpt") and kept.n_test == 7 and len(kept.examples) == 7
+
     # The evaluation's metrics join the run's in the tables.
     from experiments.analysis.collect import collect
     from experiments.analysis.summary import summarise

@@ -146,6 +146,19 @@ def test_shift_applies_to_the_reconstruction_in_training_only(logged) -> None:
                                atol=1e-7)  # fmt: skip
 
 
+def test_test_examples_are_the_test_steps_audio(logged) -> None:
+    """What TestAudio keeps: the test step's compared audio, pad removed, the training shift
+    ignored, and the step's θ̂."""
+    module = make(pad=PAD)
+    b = recorded_batch()
+    module.test_step(b, 0)
+    kept = module.test_examples(b)
+    for key in ("x", "x_hat"):
+        assert kept[key].shape == (4, 1, N - PAD)
+        assert torch.equal(kept[key], module.test_audio[key])
+    assert torch.equal(kept["theta_hat"], module.encoder.net(b["x"]))
+
+
 def test_without_pad_the_loss_sees_the_sounds_themselves(logged) -> None:
     module = make()
     b = recorded_batch()
