@@ -15,8 +15,9 @@ Two changes to :class:`lightning.pytorch.callbacks.ModelCheckpoint` (same argume
   the uninterrupted run would. Here the files tracked in the checkpoint (``best_k_models``)
   are linked (or copied) into this run's ``dirpath`` and tracked there with their scores:
   later epochs must beat them, and the test uses the checkpoint the uninterrupted run uses.
-  A tracked file that no longer exists is dropped from the tracking, with a warning. Without
-  a monitor (``last.ckpt``) nothing of the other folder is tracked.
+  A tracked file that no longer exists is dropped from the tracking, with a warning (unless
+  this folder has it: a run folder moved since). Without a monitor (``last.ckpt``) nothing of
+  the other folder is tracked.
 
 The callback state keeps ModelCheckpoint's key, so checkpoints written by either class
 restore into the other.
@@ -85,15 +86,16 @@ class RunModelCheckpoint(ModelCheckpoint):
         moved: dict[str, str] = {}
         for path in tracked:
             src = Path(path)
-            if not src.is_file():
+            dst = Path(self.dirpath) / src.name
+            if src.is_file():
+                if rank_zero_only.rank == 0:
+                    _link_or_copy(src, dst)
+            elif not dst.is_file():  # (present: the run's own folder, moved since)
                 log.warning(
                     f"{src} (tracked as one of the best {self.save_top_k} checkpoints by "
                     f"{self.monitor}) no longer exists: the resumed run forgets its score"
                 )
                 continue
-            dst = Path(self.dirpath) / src.name
-            if rank_zero_only.rank == 0:
-                _link_or_copy(src, dst)
             moved[path] = str(dst)
         self.best_k_models = {moved[p]: score for p, score in tracked.items() if p in moved}
         if not self.best_k_models:
