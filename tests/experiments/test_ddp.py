@@ -89,7 +89,7 @@ def _paths(folder: Path, rank: int) -> list[str]:
 def ddp_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ddp")
     run = root / "ddp"
-    # The threads of the test session (tests/conftest.py): 1 unless OMP_NUM_THREADS says.
+    # The torch threads of the tests (tests/conftest.py): 1 unless OMP_NUM_THREADS says.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__).parent)])}
     proc = subprocess.run(
         [sys.executable, "scripts/train.py", *RUN, "trainer=ddp_cpu", "data.batch_size=2",

@@ -99,7 +99,8 @@ def test_signal_writes_last_ckpt_and_auto_resume_continues_exactly(
         assert marker.read_text() == f"{signum}\n"  # the previous handler ran, after the file
 
     # The scheduler starts the same command again: it continues in the same folder (the
-    # helper does not signal again: its step has passed; its marker handler is put back).
+    # SignalAtStep callback does not signal again: its step has passed; its marker handler
+    # is put back).
     cfg_path = job / "config.yaml"
     handler = signal.getsignal(signum)
     try:

@@ -59,7 +59,7 @@ def test_submitit_local_two_seeds_two_folders_and_requeue_in_place(tmp_path) -> 
     assert len(submitted) == 2
     for pkl in submitted:
         # A requeued job runs with the environment it was submitted with (SLURM keeps it;
-        # submitit's local controller restarts its tasks with its own): the launch's name.
+        # submitit's local controller restarts its processes with its own): the launch's name.
         job_env = {**env, RUN_NAME_VARIABLE: stamp,
                    "SUBMITIT_EXECUTOR": "local", "SUBMITIT_LOCAL_JOB_ID": "requeued",
                    "SUBMITIT_LOCAL_NTASKS": "1", "SUBMITIT_LOCAL_JOB_NUM_NODES": "1",
