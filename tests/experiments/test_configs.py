@@ -29,6 +29,7 @@ from torch import nn
 
 from experiments.csv_logger import ContinuingCSVLogger
 from experiments.module import SoundMatching
+from experiments.run_dirs import RUN_NAME_VARIABLE
 
 PRESETS = ["cpu", "paper", "quick", "tiny"]
 # The θ-grid experiments (the TR-808 ones: test_configs_tr808.py).
@@ -303,10 +304,11 @@ def test_chirplet_shift_is_half_the_jtfs_averaging(composer, preset) -> None:
 # --------------------------------------------------------------------------- loggers, trainers
 
 
+# metrics.csv beside every other logger (what the analysis reads); only logger=none drops it.
 LOGGER_TYPES = {
     "csv": {"csv": ContinuingCSVLogger},
-    "tensorboard": {"tensorboard": pl.loggers.TensorBoardLogger},
-    "wandb": {"wandb": pl.loggers.WandbLogger},
+    "tensorboard": {"csv": ContinuingCSVLogger, "tensorboard": pl.loggers.TensorBoardLogger},
+    "wandb": {"csv": ContinuingCSVLogger, "wandb": pl.loggers.WandbLogger},
     "many": {
         "csv": ContinuingCSVLogger,
         "tensorboard": pl.loggers.TensorBoardLogger,
@@ -634,18 +636,23 @@ def test_accumulation_allowed_without_pathwise_transforms(run_train, tmp_path, m
 
 
 @pytest.mark.parametrize("launcher", ["submitit_slurm", "submitit_local"])
-def test_submitit_launcher_configs(compose_train, launcher) -> None:
+def test_submitit_launcher_configs(compose_train, launcher, monkeypatch) -> None:
     """The launcher composes, instantiates (no SLURM needed to build it), and the defaults
     that make a requeued job continue in its folder are on."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    monkeypatch.setenv(RUN_NAME_VARIABLE, "2026-01-01_00-00-00.000_p1-abcd")
     cfg = compose_train(["experiment=granular", "loss=scrapl", f"hydra/launcher={launcher}"])
     launcher_cfg = cfg.hydra.launcher
     assert launcher_cfg._target_.rsplit(".", 1)[-1] == (
         "SlurmLauncher" if launcher == "submitit_slurm" else "LocalLauncher"
     )
-    assert "${now:%Y-%m-%d_%H-%M-%S}" in OmegaConf.to_container(launcher_cfg)["submitit_folder"]
-    assert "${now:%Y-%m-%d_%H-%M-%S}" in OmegaConf.to_container(cfg.hydra.sweep)["subdir"]
+    # The launch's name (set by scripts/train.py, inherited by the jobs and their requeues)
+    # names the submitit folder and the jobs' run folders.
+    name = "${oc.env:" + RUN_NAME_VARIABLE + "}"
+    assert name in OmegaConf.to_container(launcher_cfg)["submitit_folder"]
+    assert name in OmegaConf.to_container(cfg.hydra.sweep)["subdir"]
     built = hydra.utils.instantiate(launcher_cfg)
+    assert "/.submitit/2026-01-01_00-00-00.000_p1-abcd/" in built.params["submitit_folder"]
     assert built.params["timeout_min"] == launcher_cfg.timeout_min
     if launcher == "submitit_slurm":
         assert launcher_cfg.max_num_timeout > 0 and launcher_cfg.signal_delay_s > 0
