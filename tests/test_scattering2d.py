@@ -134,9 +134,9 @@ def test_one_path_costs_one_first_and_at_most_one_second_order_convolution(monke
         calls.clear()
         ours(x, p)
         path = ours.paths[p]
-        expected = [(path.n1, 0, path.j1)]
+        expected = [(path.n1, 0)]
         if path.order == 2:
-            expected.append((path.n2, path.j1, path.j2))
+            expected.append((path.n2, path.j1))
         assert calls == expected
 
 
