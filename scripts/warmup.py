@@ -26,6 +26,7 @@ import lightning.pytorch as pl
 from lightning.fabric import Fabric
 from omegaconf import DictConfig
 
+from experiments.matmul_precision import set_float32_matmul_precision
 from experiments.theta_is import chunk_range, prepare_warmup, run_theta_is
 from experiments.theta_is_ranks import Ranks, warmup_on_ranks
 from scrapl.warmup.store import PROBS_NAME
@@ -34,7 +35,12 @@ log = logging.getLogger("warmup")
 
 
 def _fabric(trainer_cfg: DictConfig) -> Fabric:
-    """Fabric on the trainer config's accelerator and devices (DDP with several)."""
+    """Fabric on the trainer config's accelerator and devices (DDP with several), with its
+    float32 matrix-product precision."""
+    accelerator = trainer_cfg.get("accelerator", "cpu")
+    if not isinstance(accelerator, str):  # an accelerator config (trainer=gpu): TF32 choice
+        set_float32_matmul_precision(accelerator.get("float32_matmul_precision", "highest"))
+        accelerator = "gpu"
     devices = trainer_cfg.get("devices", 1)
     several = (
         devices == -1
@@ -42,7 +48,7 @@ def _fabric(trainer_cfg: DictConfig) -> Fabric:
         or (not isinstance(devices, int))
     )
     fabric = Fabric(
-        accelerator=trainer_cfg.get("accelerator", "cpu"),
+        accelerator=accelerator,
         devices=devices,
         num_nodes=trainer_cfg.get("num_nodes", 1),
         strategy="ddp" if several else "auto",

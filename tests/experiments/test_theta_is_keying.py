@@ -38,7 +38,7 @@ print(prepare(make_loss(), TinyEncoder(), TinySynth(), TinyDataset(8), 4, 2, sys
 
 def test_folder_is_the_same_across_processes_thread_counts_and_last_bits(tmp_path):
     here = prepare(make_loss(), TinyEncoder(), TinySynth(), TinyDataset(8), 4, 2, tmp_path)
-    for threads in (1, 2):
+    for threads in (2,):  # another process, another thread count than this one's (1)
         proc = subprocess.run(
             [sys.executable, "-c", _FOLDER_SCRIPT, str(tmp_path), str(threads)],
             env={**_ENV, "OMP_NUM_THREADS": str(threads)}, capture_output=True, text=True,
