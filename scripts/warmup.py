@@ -124,6 +124,8 @@ def warmup(cfg: DictConfig) -> Path:
             end_path_idx=end,
             theta_idxs=cfg.warmup.theta_idxs,
         )
+    if fabric.global_rank != 0:
+        return save_dir
     if probs is None:
         print(f"Chunk done; other paths are missing in {save_dir} (merge when all are done).")
     elif not (save_dir / PROBS_NAME).is_file():
