@@ -6,7 +6,8 @@ else (a truncated or corrupt file, another program's pickle, another model's che
 refused before anything is built, with the file and what was expected named, and without
 unpickling Python objects (``weights_only``). The record returned is what the new run's
 ``config.yaml`` keeps as ``resumed_from``, so that a training curve split over several run
-folders can be followed back.
+folders can be followed back. :func:`trim_metrics_after` cuts a ``metrics.csv`` back to a
+checkpoint, for a run continued in its own folder (:mod:`experiments.run_dirs`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from experiments.audio_io import atomic_output
 from scrapl.validation import load_torch_file
 
-__all__ = ["EXPECTED", "read_resume_checkpoint", "resume_in_place", "trim_metrics_after"]
+__all__ = ["EXPECTED", "read_resume_checkpoint", "trim_metrics_after"]
 
 EXPECTED = (
     "a Lightning checkpoint of this project (checkpoints/last.ckpt or "
@@ -66,35 +67,19 @@ def read_resume_checkpoint(path: str | Path) -> dict[str, Any]:
     }
 
 
-def resume_in_place(run_dir: str | Path) -> dict[str, Any] | None:
-    """The record of an in-place resume of ``run_dir`` (``auto_resume=true``), or None.
-
-    A run that a scheduler restarts (a requeued SLURM job) keeps its folder; if that folder
-    has ``checkpoints/last.ckpt``, the run continues from it (checked as by
-    :func:`read_resume_checkpoint`), and the rows that the killed process logged after that
-    checkpoint are removed from ``metrics.csv`` (they are trained again), so that the file
-    reads as one uninterrupted history. Without a checkpoint the run starts from scratch and
-    an older ``metrics.csv`` there is removed.
-    """
-    run_dir = Path(run_dir)
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if not last.is_file():
-        # A start from scratch (first start, or killed before any checkpoint): older rows
-        # are not part of this run's history.
-        (run_dir / "metrics.csv").unlink(missing_ok=True)
-        return None
-    record = read_resume_checkpoint(last)
-    trim_metrics_after(run_dir / "metrics.csv", record["global_step"])
-    return record
-
-
 def trim_metrics_after(path: str | Path, global_step: int) -> int:
-    """Drop the rows of a Lightning CSV ``metrics.csv`` logged after ``global_step`` steps.
+    """Drop the rows of a Lightning CSV ``metrics.csv`` that describe training past
+    ``global_step`` optimizer steps (a run resumed from a checkpoint at that step trains,
+    validates and tests them again).
 
-    Training rows carry the step they were logged at (``global_step - 1`` for the step that
-    completed it); epoch rows (validation) the step count at the epoch's end. Kept: training
-    rows with ``step < global_step`` and other rows with ``step <= global_step``. Written
-    atomically; returns the number of rows dropped (0 when the file is missing).
+    Lightning logs a training row at the index of its step (``global_step - 1`` after it),
+    a validation inside fit at the index of the step before it (``global_step - 1``: it
+    validates the weights after ``step + 1`` steps), a validation before any training row
+    (``validate_before_fit``) at the number of steps taken, and test rows after fit. Kept:
+    training rows with ``step < global_step``, validations inside fit with
+    ``step < global_step``, validations before training with ``step <= global_step``; test
+    rows never. Written atomically; returns the number of rows dropped (0 when the file is
+    missing).
     """
     path = Path(path)
     if not path.is_file():
@@ -104,14 +89,24 @@ def trim_metrics_after(path: str | Path, global_step: int) -> int:
         fields = list(reader.fieldnames or [])
         rows = list(reader)
 
-    def keep(row: dict[str, str]) -> bool:
-        if not row.get("step"):
-            return True
-        step = int(float(row["step"]))
-        is_train = any(row.get(k) for k in fields if k.startswith("train/"))
-        return step < global_step if is_train else step <= global_step
+    def has(row: dict[str, str], prefix: str) -> bool:
+        return any(row.get(k) for k in fields if k.startswith(prefix))
 
-    kept = [r for r in rows if keep(r)]
+    kept, trained = [], False
+    for row in rows:
+        if not row.get("step"):
+            kept.append(row)
+            continue
+        step = int(float(row["step"]))
+        if has(row, "test/"):
+            continue
+        if has(row, "val/"):
+            keep = step < global_step if trained else step <= global_step
+        else:
+            trained = True
+            keep = step < global_step
+        if keep:
+            kept.append(row)
     if len(kept) != len(rows):
         with atomic_output(path) as tmp, open(tmp, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=fields)

@@ -381,6 +381,12 @@ class SoundMatching(pl.LightningModule):
         # Applied when training starts, after the sanity validation that the uninterrupted
         # run did not do at this point.
         self._restored_rng = checkpoint.get("rng_state")
+        # Lightning loads the weights before its precision plugin converts the module:
+        # under trainer.precision=64-true the float64 weights would be copied into float32
+        # parameters (rounded) and only then converted, so the resumed run would not
+        # continue the one it resumes. The plugin's conversion, done first.
+        if self._trainer is not None and self.trainer.precision == "64-true":
+            self.double()
 
     def on_train_start(self) -> None:
         if self._restored_rng is not None:

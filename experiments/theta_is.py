@@ -91,6 +91,7 @@ def warmup_batches(
     run_seed: int,
     device: torch.device | str | None = None,
     pad: int | None = None,
+    dtype: torch.dtype | None = None,
 ) -> tuple[list[dict[str, Tensor]], list[dict[str, Tensor]]]:
     """The warmup batches: keyword arguments of the encoder and of the synth, one dict each.
 
@@ -112,6 +113,9 @@ def warmup_batches(
         run_seed: the run's seed, from which the reconstruction seeds are derived.
         device: where θ, the seeds and the audio go (the encoder's device).
         pad: the module's pad (:class:`experiments.module.SoundMatching`), or None.
+        dtype: the floating dtype of θ and of recorded audio (the encoder's, e.g. float64
+            under ``trainer.precision=64-true``, which converts training batches alike);
+            None keeps the dataset's.
 
     Returns:
         ``(theta_fn_kwargs, synth_fn_kwargs)``, one dict per batch, as
@@ -150,9 +154,9 @@ def warmup_batches(
         synth_kwargs = {}
         if takes_seed:
             synth_kwargs["seed"] = reconstruction_seeds(run_seed, "train", 0, batch["seed"])
-        if device is not None:
-            batch = {k: v.to(device) for k, v in batch.items()}
-            synth_kwargs = {k: v.to(device) for k, v in synth_kwargs.items()}
+        if device is not None or dtype is not None:
+            batch = {k: _to(v, device, dtype) for k, v in batch.items()}
+            synth_kwargs = {k: _to(v, device, dtype) for k, v in synth_kwargs.items()}
         if "x" in batch:
             x = batch["x"]
         else:
@@ -168,6 +172,12 @@ def warmup_batches(
             synth_kwargs["shift"] = batch["shift"]
         synth_fn_kwargs.append(synth_kwargs)
     return theta_fn_kwargs, synth_fn_kwargs
+
+
+def _to(value: Tensor, device: torch.device | str | None, dtype: torch.dtype | None) -> Tensor:
+    """``value`` on ``device``, floating values in ``dtype`` (integers, e.g. seeds, kept)."""
+    floating = dtype is not None and value.is_floating_point()
+    return value.to(device=device, dtype=dtype if floating else value.dtype)
 
 
 @contextmanager
@@ -245,8 +255,9 @@ def prepare_warmup(
         pad = check_int("pad", pad, 0)
     with _eval_mode(encoder, synth):
         theta_kwargs, synth_kwargs = warmup_batches(
-            dataset, synth, order, n_examples, batch_size, run_seed, params[0].device, pad
-        )
+            dataset, synth, order, n_examples, batch_size, run_seed,
+            device=params[0].device, pad=pad, dtype=params[0].dtype,
+        )  # fmt: skip
     record = warmup_record(loss, theta_kwargs, params, synth_kwargs, n_iter=n_iter)
     determined_by = [record, repr(encoder), repr(synth)]
     if pad is not None:

@@ -6,7 +6,7 @@
 The run's ``config.yaml`` (next to ``checkpoints/``) rebuilds the data and the module; the
 metrics of ``configs/metrics/`` are interpolated against it (``${jtfs.J}`` is the run's) and
 logged as ``test/<name>`` next to the module's own test metrics, into
-``<run>/evaluations/<time>_<checkpoint>/metrics.csv``, which ``scripts/aggregate.py`` reads,
+``<run>/evaluations/<launch name>_<checkpoint>/metrics.csv``, which ``scripts/aggregate.py`` reads,
 with one row per test example in ``test_examples.csv`` beside it. TR-808 runs:
 ``metrics=tr808`` gives their full set (MSS, JTFS distance, loudness / centroid / flatness,
 FAD), on the audio with the training shift's pad removed. ``test_audio/`` beside them holds
@@ -17,6 +17,7 @@ kept them (``callbacks=none``: not written).
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import hydra
@@ -25,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from experiments.audio_io import atomic_output
 from experiments.callbacks.test_metrics import TestMetrics
+from experiments.run_dirs import RUN_NAME_VARIABLE, new_run_name
 
 log = logging.getLogger("evaluate")
 
@@ -82,4 +84,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    os.environ[RUN_NAME_VARIABLE] = new_run_name()  # the evaluation folder's name
     main()

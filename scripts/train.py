@@ -5,8 +5,13 @@
     python scripts/train.py ... ckpt_path=out/<experiment>/<loss>/<run>/checkpoints/last.ckpt
     python scripts/train.py ... auto_resume=true   # a restarted job continues in its folder
 
+Every launch gets a run folder of its own (experiments.run_dirs: the launch's name, set here,
+makes the folder name). Before anything is written, the folder is checked: a run never starts
+in a folder holding another run; a requeued job continues in its own (``auto_resume``).
 A resumed run's config.yaml records ``resumed_from`` (checkpoint, run folder, epoch, step);
-a run continued in its own folder (``auto_resume``) appends to ``resumed_in_place``.
+a run continued in its own folder appends to ``resumed_in_place`` (from its last.ckpt) or to
+``restarted_in_place`` (no checkpoint yet: started again, the earlier attempt's files kept in
+``previous_attempts/<n>/``).
 A finished run writes ``summary.json``: its θ errors (when its data have θ), the test metrics
 of a TestMetrics callback (the TR-808 experiments), the best checkpoint, the wall time and the
 number of torch threads (what the analysis scripts read besides metrics.csv).
@@ -20,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,11 +33,14 @@ from pathlib import Path
 import hydra
 import lightning.pytorch as pl
 import torch
+from hydra.core.hydra_config import HydraConfig
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from experiments.audio_io import atomic_output
 from experiments.callbacks.test_metrics import TestMetrics
-from experiments.checkpoints import read_resume_checkpoint, resume_in_place
+from experiments.checkpoints import read_resume_checkpoint
+from experiments.run_dirs import RUN_NAME_VARIABLE, apply_start, new_run_name, plan_start
 
 log = logging.getLogger("train")
 
@@ -58,6 +67,22 @@ def _record(metrics: dict[str, float], trainer: pl.Trainer, key: str, name: str)
         metrics[name] = float(value)
 
 
+def write_hydra_files(out_dir: Path, cfg: DictConfig) -> None:
+    """``.hydra/`` of the run folder, as Hydra writes it. Hydra's own copy is off
+    (``hydra.output_subdir: null``): it would be written before the folder is checked."""
+    if not HydraConfig.initialized():
+        return
+    hydra_cfg = HydraConfig.get()
+    nodes = {
+        "config.yaml": cfg,
+        "hydra.yaml": OmegaConf.create({"hydra": hydra_cfg}),
+        "overrides.yaml": hydra_cfg.overrides.task,
+    }
+    for name, node in nodes.items():
+        with atomic_output(out_dir / ".hydra" / name) as tmp:
+            OmegaConf.save(node, tmp)
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (resuming from ``cfg.ckpt_path`` if set), then test; returns the final metrics."""
     started = time.perf_counter()
@@ -68,14 +93,22 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if ckpt_path is not None:
         # Refuses a corrupt or foreign checkpoint before anything is built.
         run_cfg["resumed_from"] = read_resume_checkpoint(ckpt_path)
-    elif cfg.get("auto_resume", False) and (record := resume_in_place(out_dir)) is not None:
-        ckpt_path = record["checkpoint"]
-        previous = OmegaConf.load(out_dir / "config.yaml").get("resumed_in_place")
-        previous = [] if previous is None else OmegaConf.to_container(previous)
-        run_cfg["resumed_in_place"] = [*previous, record]
-        log.info(f"Continuing in {out_dir} from {ckpt_path} (step {record['global_step']})")
-    with atomic_output(out_dir / "config.yaml") as tmp:
-        tmp.write_text(OmegaConf.to_yaml(run_cfg))
+    auto_resume = cfg.get("auto_resume", False)
+    if rank_zero_only.rank == 0:
+        # Refuses a folder holding another run before anything is written there.
+        start = plan_start(out_dir, run_cfg, auto_resume)
+        apply_start(out_dir, start)
+        run_cfg.update(start.records)
+        with atomic_output(out_dir / "config.yaml") as tmp:
+            tmp.write_text(OmegaConf.to_yaml(run_cfg))
+        write_hydra_files(out_dir, cfg)
+        resume_from = start.checkpoint
+    else:  # under data parallel: rank 0 decided (and wrote), before it started this rank
+        last = out_dir / "checkpoints" / "last.ckpt"
+        resume_from = str(last) if auto_resume and last.is_file() else None
+    if resume_from is not None:
+        ckpt_path = resume_from
+        log.info(f"Continuing in {out_dir} from {ckpt_path}")
 
     datamodule = hydra.utils.instantiate(cfg.data)
     module = hydra.utils.instantiate(cfg.module)
@@ -136,4 +169,7 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
+    # The launch's name, shared by every process of this launch (a sweep's jobs, their
+    # requeues); configs/hydra/default.yaml makes the run folders from it.
+    os.environ[RUN_NAME_VARIABLE] = new_run_name()
     main()

@@ -52,7 +52,7 @@ def resume_reference(run: RunFolder) -> str | None:
 def _holds(run: RunFolder, reference: str) -> bool:
     """Whether ``reference`` points into ``run``'s folder (absolute, or relative to any cwd)."""
     ref = PurePath(reference).parts
-    own = run.path.parts[-3:]  # <experiment>/<loss>/<run name>: unique by the timestamp
+    own = run.path.parts[-3:]  # <experiment>/<loss>/<run name>: unique per launch
     return any(ref[i : i + len(own)] == own for i in range(len(ref) - len(own) + 1))
 
 

@@ -30,6 +30,7 @@ import yaml
 from experiments.analysis.chains import RunChain
 from experiments.analysis.errors import MixedConfigError
 from experiments.analysis.run_folder import Skipped
+from experiments.run_dirs import OUTPUT_ONLY_KEYS, RESTART_KEYS
 
 __all__ = [
     "BOOKKEEPING",
@@ -41,14 +42,16 @@ __all__ = [
 ]
 
 # Config keys (and the keys below them) that do not change what a run computes.
+# Where a run came from and its restarts (RESTART_KEYS: resumed_from, resumed_in_place, ...),
+# and what decides only which files are written (OUTPUT_ONLY_KEYS: loggers, when last.ckpt
+# is written, ...), as for a run continuing in its own folder (experiments.run_dirs).
 BOOKKEEPING = (
     "seed",
     "ckpt_path",
-    "resumed_from",
     "paths",
-    "logger",
     "hydra",
-    "trainer.enable_progress_bar",
+    *RESTART_KEYS,
+    *OUTPUT_ONLY_KEYS,
 )
 # Config-group choices that never split groups.
 IGNORED_CHOICES = ("experiment", "loss", "logger", "paths", "hydra")

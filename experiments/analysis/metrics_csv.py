@@ -9,6 +9,12 @@ with the index of the training batch that preceded it (``step = global_step - 1`
 a validation before any training step (``validate_before_fit``) is logged at the number of
 steps already taken (0 for a fresh run). :func:`validation_curve` turns both into the
 number of optimizer steps taken when the validation ran.
+
+Steps never go back in the file of one run: a run continued in its own folder cuts the file
+back to its checkpoint first (``experiments.checkpoints.trim_metrics_after``). Steps that do
+go back are two runs' histories mixed in one file; :func:`one_history` refuses them, except
+where a run resumed in place at that step (``resumed_in_place`` in its config.yaml) without
+the file being cut back, where the resumed rows replace the earlier ones.
 """
 
 from __future__ import annotations
@@ -20,7 +26,14 @@ from dataclasses import dataclass
 
 from experiments.analysis.errors import RunFolderError
 
-__all__ = ["MetricsTable", "last_values", "read_metrics_csv", "train_values", "validation_curve"]
+__all__ = [
+    "MetricsTable",
+    "last_values",
+    "one_history",
+    "read_metrics_csv",
+    "train_values",
+    "validation_curve",
+]
 
 
 @dataclass(frozen=True)
@@ -82,6 +95,26 @@ def read_metrics_csv(path: str | os.PathLike) -> MetricsTable:
         row["step"] = int(step)
         rows.append(row)
     return MetricsTable(columns=tuple(header), rows=tuple(rows))
+
+
+def one_history(table: MetricsTable, resumed_at: list[int] = ()) -> MetricsTable:
+    """``table`` as one history: raises :class:`RunFolderError` where its steps go back,
+    unless they go back to a step in ``resumed_at`` (the global steps of the run's in-place
+    resumes), where the rows logged from that step on before it are dropped."""
+    rows: list[dict[str, float]] = []
+    for number, row in enumerate(table.rows, start=1):
+        step = int(row["step"])
+        last = max((int(r["step"]) for r in rows), default=0)
+        if step < last:
+            if step not in resumed_at:
+                raise RunFolderError(
+                    f"metrics.csv row {number}: the step goes back from {last} to {step} "
+                    "outside a recorded resume, so two runs wrote into this folder (or a "
+                    "history was appended to another): not one run's history, left out"
+                )
+            rows = [r for r in rows if int(r["step"]) < step]
+        rows.append(row)
+    return MetricsTable(columns=table.columns, rows=tuple(rows))
 
 
 def last_values(table: MetricsTable, prefix: str) -> dict[str, float]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -151,10 +152,55 @@ def section_markdown(section: dict[str, Any], root: Path) -> str:
     return "\n".join(out)
 
 
-def build_document(spec: dict[str, Any], root: str | os.PathLike) -> str:
-    """The whole document; ``root`` is where the sections' ``runs`` folders are resolved."""
+def existing_sections(text: str) -> dict[str, str]:
+    """The sections of a document this module wrote, by title: from each ``## <title>`` line
+    to the next one (or the end), without the trailing blank lines."""
+    blocks = re.split(r"^(?=## )", text, flags=re.MULTILINE)[1:]
+    return {block.splitlines()[0][3:]: block.rstrip("\n") + "\n" for block in blocks}
+
+
+def selected_titles(spec: dict[str, Any], only: list[str]) -> set[str]:
+    """The titles of the sections that each of ``only`` (parts of titles) names, one each."""
+    titles = [section["title"] for section in _check_spec(spec)["sections"]]
+    chosen = set()
+    for part in only:
+        matches = [t for t in titles if part in t]
+        if len(matches) != 1:
+            raise ValueError(
+                f"--only {part!r} must name exactly one section of the spec, it matches "
+                f"{len(matches)}: {matches or titles}"
+            )
+        chosen.add(matches[0])
+    return chosen
+
+
+def build_document(
+    spec: dict[str, Any],
+    root: str | os.PathLike,
+    only: list[str] | None = None,
+    existing: str | None = None,
+) -> str:
+    """The whole document; ``root`` is where the sections' ``runs`` folders are resolved.
+
+    ``only`` (parts of section titles): rebuild those sections from their runs and take every
+    other section verbatim from ``existing``, the document as it is (for a document whose
+    other runs are not on this machine). A section that ``existing`` lacks is an error.
+    """
     spec = _check_spec(spec)
     root = Path(root)
+    keep: dict[str, str] = {}
+    if only:
+        chosen = selected_titles(spec, only)
+        old = existing_sections(existing or "")
+        for section in spec["sections"]:
+            title = section["title"]
+            if title not in chosen and title not in old:
+                raise ValueError(
+                    f"section {title!r} is not in the existing document: rebuild it from its "
+                    "runs (name it in --only, or run without --only)"
+                )
+            if title not in chosen:
+                keep[title] = old[title]
     parts = [f"# {spec.get('title', 'Results')}", ""]
     if spec.get("intro"):
         parts += [spec["intro"].strip(), ""]
@@ -164,5 +210,5 @@ def build_document(spec: dict[str, Any], root: str | os.PathLike) -> str:
         " as measured, in minutes.",
         "",
     ]
-    parts += [section_markdown(section, root) for section in spec["sections"]]
+    parts += [keep.get(s["title"]) or section_markdown(s, root) for s in spec["sections"]]
     return "\n".join(parts).rstrip() + "\n"

@@ -2,7 +2,7 @@
 
 Layout (see the README)::
 
-    <root>/<experiment>/<loss>/<date>_<time>_seed<seed>[_job<n>]/
+    <root>/<experiment>/<loss>/<run name>_seed<seed>[_job<n>]/   (experiments.run_dirs)
         config.yaml            the resolved config of the run
         .hydra/hydra.yaml      Hydra's runtime, with the config-group choices (optional)
         metrics.csv            CSVLogger: train rows per step, val/test rows per epoch
@@ -10,7 +10,8 @@ Layout (see the README)::
 
 A folder holding ``config.yaml`` or ``metrics.csv`` is a run folder; nothing below it is
 searched for further runs. :func:`read_runs` returns the readable ones and, for every other,
-the reason it was skipped.
+the reason it was skipped (no metrics.csv, and why; a metrics.csv that is not one run's
+history; ...).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import yaml
 
 from experiments.analysis.errors import RunFolderError
-from experiments.analysis.metrics_csv import MetricsTable, read_metrics_csv
+from experiments.analysis.metrics_csv import MetricsTable, one_history, read_metrics_csv
 
 __all__ = ["RunFolder", "Skipped", "find_run_folders", "read_run", "read_runs"]
 
@@ -104,6 +105,26 @@ def _summary(path: Path) -> dict[str, Any]:
     return data
 
 
+def _no_metrics_reason(config: dict[str, Any]) -> str:
+    loggers = config.get("logger")
+    if not isinstance(loggers, dict) or loggers.get("csv") is None:
+        names = sorted(k for k, v in loggers.items() if v is not None) if loggers else []
+        used = f"loggers: {', '.join(names)}" if names else "no logger"
+        return (
+            f"no metrics.csv: trained without the CSV logger ({used}; logger.csv=null or "
+            "logger=none), and metrics.csv is what the analysis reads"
+        )
+    return "no metrics.csv: the run stopped before logging anything"
+
+
+def _resumed_at(config: dict[str, Any]) -> list[int]:
+    """The global steps at which the run continued in its own folder."""
+    records = config.get("resumed_in_place")
+    if not isinstance(records, list):
+        return []
+    return [r["global_step"] for r in records if isinstance(r, dict) and "global_step" in r]
+
+
 def read_run(path: str | os.PathLike) -> RunFolder:
     """Read one run folder; raises :class:`RunFolderError` with the reason it is unusable."""
     path = Path(path)
@@ -113,10 +134,8 @@ def read_run(path: str | os.PathLike) -> RunFolder:
     if not isinstance(config, dict):
         raise RunFolderError("config.yaml is not a mapping")
     if not (path / "metrics.csv").is_file():
-        raise RunFolderError(
-            "no metrics.csv (crashed before logging, or trained without logger=csv)"
-        )
-    metrics = read_metrics_csv(path / "metrics.csv")
+        raise RunFolderError(_no_metrics_reason(config))
+    metrics = one_history(read_metrics_csv(path / "metrics.csv"), _resumed_at(config))
     choices = _choices(path)
     seed = config.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int):

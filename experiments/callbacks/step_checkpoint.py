@@ -4,7 +4,12 @@ The epoch-end ``last.ckpt`` (configs/callbacks/last_checkpoint.yaml) loses up to
 when a job is killed; this callback writes the same file in the middle of epochs:
 
 * every ``every_n_train_steps`` optimizer steps (not at an epoch's last batch, where the
-  epoch-end checkpoint follows), and
+  epoch-end checkpoint follows),
+* after the last step of a fit that stops on its own before the end of an epoch
+  (``trainer.max_steps``, ``trainer.max_time``, anything setting ``trainer.should_stop``
+  during a training step): the epoch-end checkpoint would mark the epoch done, and a run
+  resumed from it would skip the epoch's remaining batches
+  (:class:`~experiments.callbacks.model_checkpoint.RunModelCheckpoint` skips that one), and
 * after the step during which a stop signal arrived: SIGTERM (what SLURM sends a preempted
   or cancelled job before it kills it; Lightning's own handler only sets
   ``trainer.received_sigterm``) and the ``signals`` listed, e.g. ``SIGUSR2``, submitit's
@@ -35,13 +40,33 @@ from lightning.pytorch.callbacks import Checkpoint
 
 from scrapl.validation import check_int
 
-__all__ = ["StepCheckpoint"]
+__all__ = ["StepCheckpoint", "epoch_complete", "fit_ends_after_this_step"]
 
 log = logging.getLogger(__name__)
 
 
+def epoch_complete(trainer: pl.Trainer) -> bool:
+    """Whether every batch of the current training epoch has been trained on."""
+    progress = trainer.fit_loop.epoch_loop.batch_progress
+    n_batches = trainer.num_training_batches
+    if n_batches == float("inf"):  # a loader without a length: the fetcher knows
+        return bool(progress.is_last_batch)
+    return progress.current.ready >= n_batches
+
+
+def fit_ends_after_this_step(trainer: pl.Trainer) -> bool:
+    """Whether Lightning's fit stops after the training step that just ended (as its
+    training epoch loop decides: ``max_steps`` reached, or ``should_stop`` with
+    ``min_epochs`` / ``min_steps`` met)."""
+    max_steps = trainer.max_steps
+    if max_steps is not None and max_steps >= 0 and trainer.global_step >= max_steps:
+        return True
+    return bool(trainer.should_stop and getattr(trainer.fit_loop, "_can_stop_early", True))
+
+
 class StepCheckpoint(Checkpoint):
-    """Write ``dirpath/filename.ckpt`` every N steps and on SIGTERM.
+    """Write ``dirpath/filename.ckpt`` every N steps, at a mid-epoch end of the fit and on
+    SIGTERM.
 
     Args:
         dirpath: folder of the checkpoint (a run's ``checkpoints/``).
@@ -122,9 +147,10 @@ class StepCheckpoint(Checkpoint):
             self._save(trainer, step)
             self._hand_over(trainer)
             return
+        if epoch_complete(trainer):
+            return  # the epoch-end checkpoint follows
         n = self.every_n_train_steps
-        epoch_end = batch_idx + 1 >= trainer.num_training_batches
-        if n is not None and step % n == 0 and not epoch_end:
+        if fit_ends_after_this_step(trainer) or (n is not None and step % n == 0):
             self._save(trainer, step)
 
     def _save(self, trainer: pl.Trainer, step: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import pytest
 from run_fixtures import write_run
@@ -107,3 +108,32 @@ def test_older_runs_from_a_file_beside_the_runs(tmp_path) -> None:
     section["older_runs"] = "missing.yaml"
     with pytest.raises(FileNotFoundError, match="missing.yaml"):
         build_document({"sections": [section]}, tmp_path)
+
+
+def test_only_rebuilds_the_named_sections_and_keeps_the_others_verbatim(tmp_path) -> None:
+    _runs(tmp_path)
+    before = build_document(SPEC, tmp_path)
+    # The runs behind the first section are gone; a chirplet run has appeared.
+    shutil.rmtree(tmp_path / "runs")
+    write_run(tmp_path / "runs", experiment="chirplet", loss="scrapl", seed=0)
+    after = build_document(SPEC, tmp_path, only=["Chirp"], existing=before)
+    granular = before.split("## Chirplet")[0]
+    assert after.startswith(granular)  # header and first section unchanged, byte for byte
+    assert "| scrapl | 0 |" in after.split("## Chirplet")[1]
+    # Rebuilding every section from the runs would lose the first one's table.
+    assert "No complete run of `granular`" in build_document(SPEC, tmp_path)
+    # Nothing to rebuild: the same document.
+    assert build_document(SPEC, tmp_path, only=["Chirp"], existing=after) == after
+
+
+@pytest.mark.parametrize(
+    "only, existing, match",
+    [
+        (["l"], "", "must name exactly one section"),  # both titles contain an "l"
+        (["Quick"], "", "matches 0"),
+        (["Chirplet"], "# CPU results\n", "'Granular, quick' is not in the existing document"),
+    ],
+)
+def test_only_errors(tmp_path, only, existing, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        build_document(SPEC, tmp_path, only=only, existing=existing)

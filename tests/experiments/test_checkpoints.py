@@ -122,35 +122,3 @@ def test_train_refuses_bad_ckpt_path_before_building_anything(
     with pytest.raises(ValueError, match=pattern):
         run_train([*FAST_RUN, "loss=ploss", f"ckpt_path='{path}'"], tmp_path / "resumed")
     assert built == [] and not (tmp_path / "resumed" / "config.yaml").exists()
-
-
-def test_trim_metrics_after_keeps_the_history_up_to_the_checkpoint(tmp_path) -> None:
-    from experiments.checkpoints import trim_metrics_after
-
-    path = tmp_path / "metrics.csv"
-    path.write_text(
-        "epoch,step,train/loss,val/loss\n"
-        "0,0,,0.9\n"  # pre-fit validation
-        "0,0,0.5,\n0,1,0.4,\n0,2,0.3,\n"  # steps 1-3
-        "0,3,,0.7\n"  # validation after 3 steps (the epoch-end checkpoint has step 3)
-        "1,3,0.2,\n1,4,0.1,\n"  # steps 4-5: after the checkpoint, trained again on resume
-    )
-    assert trim_metrics_after(path, 3) == 2
-    assert path.read_text().splitlines() == [
-        "epoch,step,train/loss,val/loss", "0,0,,0.9", "0,0,0.5,", "0,1,0.4,", "0,2,0.3,",
-        "0,3,,0.7",
-    ]  # fmt: skip
-    assert trim_metrics_after(path, 3) == 0
-    assert trim_metrics_after(tmp_path / "missing.csv", 3) == 0
-
-
-def test_resume_in_place_without_a_checkpoint_starts_fresh(tmp_path) -> None:
-    from experiments.checkpoints import resume_in_place
-
-    (tmp_path / "metrics.csv").write_text("epoch,step,train/loss\n0,0,0.5\n")
-    assert resume_in_place(tmp_path) is None
-    assert not (tmp_path / "metrics.csv").exists()  # rows of a start that left no checkpoint
-    (tmp_path / "checkpoints").mkdir()
-    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"torn")
-    with pytest.raises(ValueError, match="ckpt_path"):
-        resume_in_place(tmp_path)  # a file that is not a checkpoint is refused, not skipped

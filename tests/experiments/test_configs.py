@@ -29,6 +29,7 @@ from torch import nn
 
 from experiments.csv_logger import ContinuingCSVLogger
 from experiments.module import SoundMatching
+from experiments.run_dirs import RUN_NAME_VARIABLE
 
 PRESETS = ["cpu", "paper", "quick", "tiny"]
 # The θ-grid experiments (the TR-808 ones: test_configs_tr808.py).
@@ -36,7 +37,10 @@ EXPERIMENTS = GRID_EXPERIMENTS
 CHIRPLETS = [e for e in EXPERIMENTS if e.startswith("chirplet")]
 
 SCRAPL = "scrapl.SCRAPLLoss"
+SCRAPL_TIME = "scrapl.Scattering1DSCRAPLLoss"
 JTFS = "scrapl.JTFSLoss"
+# Every loss that draws one path per step (a path sampler, P-Adam / P-SAGA, θ-IS).
+RANDOM_PATH = (SCRAPL, SCRAPL_TIME)
 LOSS_TARGETS = {
     "jtfs": JTFS,
     "mss_linear": "auraloss.freq.MultiResolutionSTFTLoss",
@@ -49,17 +53,23 @@ LOSS_TARGETS = {
     "scrapl_no_theta_is": SCRAPL,
     "scrapl_p_adam": SCRAPL,
     "scrapl_plain": SCRAPL,
+    "scrapl_time": SCRAPL_TIME,
 }
 # SPEC: P-Adam keeps Adam moments per path, so the optimizer must be plain SGD.
-P_ADAM_LOSSES = {"scrapl", "scrapl_no_theta_is", "scrapl_p_adam"}
+P_ADAM_LOSSES = {"scrapl", "scrapl_no_theta_is", "scrapl_p_adam", "scrapl_time"}
+# The losses whose runs start with the θ-IS warmup callback.
+THETA_IS_LOSSES = {"scrapl", "scrapl_time"}
 # (use_p_adam, use_p_saga) of the SCRAPL variants.
 PATHWISE = {
     "scrapl": (True, True),
     "scrapl_no_theta_is": (True, True),
     "scrapl_p_adam": (True, False),
     "scrapl_plain": (False, False),
+    "scrapl_time": (True, True),
 }
 JTFS_KEYS = ("J", "Q1", "Q2", "J_fr", "Q_fr", "T", "F")
+# Time scattering takes the JTFS's temporal part.
+TIME_KEYS = ("J", "Q1", "Q2", "T")
 PAPER_JTFS = dict(J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2, T=4096, F=8)
 # AM (Hz) and FM (oct/s) ranges of the four published chirplet runs (SPEC §7).
 CHIRPLET_RANGES = {
@@ -107,7 +117,7 @@ def _get(cfg: DictConfig, dotted: str) -> object:
 def test_loss_table_covers_every_loss_config() -> None:
     # A new loss config must be added to the tables above (and so to these tests).
     assert set(LOSS_TARGETS) == set(LOSSES)
-    assert {n for n, t in LOSS_TARGETS.items() if t == SCRAPL} == set(PATHWISE)
+    assert {n for n, t in LOSS_TARGETS.items() if t in RANDOM_PATH} == set(PATHWISE)
     assert set(PRESETS) == {p.stem for p in (CONFIG_DIR / "preset").glob("*.yaml")}
     # Every preset has values for every synth of the θ-grid experiments.
     values = {p.stem for p in (CONFIG_DIR / "preset_values").glob("*.yaml")}
@@ -128,9 +138,9 @@ def _check_common(cfg: DictConfig, experiment: str, loss: str, run_dir: Path) ->
     else:
         assert opt._target_ == "torch.optim.AdamW"
     assert opt.weight_decay == cfg.weight_decay
-    # θ-IS warmup callback only for the full SCRAPL set-up.
-    assert (cfg.callbacks.get("theta_is") is not None) == (loss == "scrapl")
-    if loss == "scrapl":
+    # θ-IS warmup callback only for the full SCRAPL set-ups.
+    assert (cfg.callbacks.get("theta_is") is not None) == (loss in THETA_IS_LOSSES)
+    if loss in THETA_IS_LOSSES:
         tis = cfg.callbacks.theta_is
         assert tis._target_ == "experiments.callbacks.theta_is.ThetaIS"
         assert tis.n_examples == cfg.theta_is.n_examples
@@ -145,7 +155,14 @@ def _check_common(cfg: DictConfig, experiment: str, loss: str, run_dir: Path) ->
             assert cfg.loss[k] == cfg.jtfs[k], k
         assert cfg.loss.shape == cfg.synth.n_samples
         assert cfg.loss.use_rho_log1p == cfg.jtfs.use_rho_log1p
-    if cfg.loss._target_ == SCRAPL:
+    if cfg.loss._target_ == SCRAPL_TIME:
+        for k in TIME_KEYS:
+            assert cfg.loss[k] == cfg.jtfs[k], k
+        assert cfg.loss.shape == cfg.synth.n_samples
+        assert cfg.loss.use_rho_log1p == cfg.jtfs.use_rho_log1p
+        assert cfg.loss.grad_mult == cfg.jtfs.grad_mult
+        assert not {"J_fr", "Q_fr", "F"} & set(cfg.loss)
+    if cfg.loss._target_ in RANDOM_PATH:
         assert (cfg.loss.use_p_adam, cfg.loss.use_p_saga) == PATHWISE[loss]
         assert cfg.loss.n_theta == cfg.n_theta == len(cfg.theta_names)
         assert cfg.loss.seed == cfg.seed
@@ -201,7 +218,7 @@ def _check_paper(cfg: DictConfig, experiment: str) -> None:
         assert cfg.trainer.max_epochs == 50
         assert cfg.theta_is.n_examples == 32
         assert list(cfg.theta_names) == ["am", "fm"]
-    if cfg.loss._target_ == SCRAPL:
+    if cfg.loss._target_ in RANDOM_PATH:
         assert cfg.loss.grad_mult == 1.0e8
         assert list(cfg.loss.adam_betas) == [0.9, 0.999]
     if cfg.callbacks.get("theta_is") is not None:
@@ -218,7 +235,7 @@ def _check_preset(cfg: DictConfig, preset: str) -> None:
         got = OmegaConf.to_container(got) if OmegaConf.is_config(got) else got
         assert got == value, key
     assert cfg.optimizer.lr == cfg.lr
-    if cfg.loss._target_ in (SCRAPL, JTFS):
+    if cfg.loss._target_ in (SCRAPL, SCRAPL_TIME, JTFS):
         assert cfg.loss.shape == values["synth.n_samples"]
 
 
@@ -303,10 +320,11 @@ def test_chirplet_shift_is_half_the_jtfs_averaging(composer, preset) -> None:
 # --------------------------------------------------------------------------- loggers, trainers
 
 
+# metrics.csv beside every other logger (what the analysis reads); only logger=none drops it.
 LOGGER_TYPES = {
     "csv": {"csv": ContinuingCSVLogger},
-    "tensorboard": {"tensorboard": pl.loggers.TensorBoardLogger},
-    "wandb": {"wandb": pl.loggers.WandbLogger},
+    "tensorboard": {"csv": ContinuingCSVLogger, "tensorboard": pl.loggers.TensorBoardLogger},
+    "wandb": {"csv": ContinuingCSVLogger, "wandb": pl.loggers.WandbLogger},
     "many": {
         "csv": ContinuingCSVLogger,
         "tensorboard": pl.loggers.TensorBoardLogger,
@@ -434,7 +452,7 @@ def _check_objects(cfg: DictConfig, built: Built, checked_losses: set[int]) -> N
     module = SoundMatching(synth, model, loss, opt_partial, cfg.theta_names)
     configured = module.configure_optimizers()
     assert type(configured).__name__ == type(opt).__name__
-    if cfg.loss._target_ == SCRAPL:
+    if cfg.loss._target_ in RANDOM_PATH:
         assert module.samples_paths and module.pathwise == any(
             (cfg.loss.use_p_adam, cfg.loss.use_p_saga)
         )
@@ -479,9 +497,10 @@ def test_instantiate_tiny(composer) -> None:
     # the full product (checked by the slow test below), built once each.
     built = _instantiate_tiny(composer, _diagonal())
     n_synths = len(EXPERIMENTS) - 1  # "chirplet" is the am_lo_fm_lo synth
-    # ThetaIS, best and last ModelCheckpoint, StepCheckpoint, AudioExamples, TestAudio (with
-    # its MSS distance inside), PathPlots, StepTimer
-    n_callbacks = 8
+    # Best and last ModelCheckpoint, StepCheckpoint, AudioExamples, TestAudio (with its MSS
+    # distance inside), PathPlots, StepTimer; a ThetaIS per experiment that a θ-IS loss meets
+    # on the diagonal (its label names the experiment).
+    n_callbacks = 7 + len({e for e, loss in _diagonal() if loss in THETA_IS_LOSSES})
     n_optimizers = 2  # SGD and AdamW at the tiny lr
     n_expected = n_synths + 1 + 1 + (len(LOSSES) - 1) + n_optimizers + n_callbacks + 1
     assert built.n_builds == n_expected  # synths, model, data, losses, ..., trainer
@@ -512,7 +531,15 @@ def test_instantiate_paper_granular_losses(composer, loss, paper_built) -> None:
         for k, v in PAPER_JTFS.items():
             assert getattr(config, k) == v, k
         assert obj.n_paths > 100  # the paper's JTFS has a few hundred paths
-    if cfg.loss._target_ == SCRAPL:
+    if cfg.loss._target_ == SCRAPL_TIME:
+        config = obj.config
+        assert config.shape == 32768
+        for k in TIME_KEYS:
+            assert getattr(config, k) == PAPER_JTFS[k], k
+        # kymatio's Scattering1D(12, 32768, Q=(8, 2), T=4096): 86 first-order rows and
+        # 1003 second-order rows (tests/test_scattering1d.py checks the counting).
+        assert obj.n_paths == 1089
+    if cfg.loss._target_ in RANDOM_PATH:
         assert (obj.use_p_adam, obj.use_p_saga) == PATHWISE[loss]
         assert obj.grad_mult == 1.0e8
         assert torch.allclose(obj.probs, torch.full_like(obj.probs, 1 / obj.n_paths))
@@ -537,7 +564,7 @@ def paper_built() -> Built:
 def test_paper_scrapl_variants_share_one_path_set(composer, paper_built) -> None:
     # Runs after the per-loss test: the built losses come from the module's memo.
     sizes = set()
-    for loss in PATHWISE:
+    for loss in (name for name, target in LOSS_TARGETS.items() if target == SCRAPL):
         cfg = composer(*_base("granular", loss, "paper"))
         sizes.add(paper_built(cfg.loss).n_paths)
     jtfs = paper_built(composer(*_base("granular", "jtfs", "paper")).loss)
@@ -554,7 +581,7 @@ def test_paper_scrapl_variants_share_one_path_set(composer, paper_built) -> None
 def test_full_product_runs(run_train, no_network, tmp_path, experiment, loss, logger) -> None:
     overrides = [f"experiment={experiment}", f"loss={loss}", *FAST_RUN, f"logger={logger}"]
     overrides += ["trainer.limit_train_batches=1", "callbacks=[model_checkpoint,last_checkpoint]"]
-    if loss == "scrapl":
+    if loss in THETA_IS_LOSSES:
         overrides += ["theta_is.n_examples=1", "theta_is.n_iter=1"]
     metrics, cfg = run_train(overrides, tmp_path / "run")
     assert math.isfinite(metrics["end/val/theta_l1"])
@@ -634,18 +661,23 @@ def test_accumulation_allowed_without_pathwise_transforms(run_train, tmp_path, m
 
 
 @pytest.mark.parametrize("launcher", ["submitit_slurm", "submitit_local"])
-def test_submitit_launcher_configs(compose_train, launcher) -> None:
+def test_submitit_launcher_configs(compose_train, launcher, monkeypatch) -> None:
     """The launcher composes, instantiates (no SLURM needed to build it), and the defaults
     that make a requeued job continue in its folder are on."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    monkeypatch.setenv(RUN_NAME_VARIABLE, "2026-01-01_00-00-00.000_p1-abcd")
     cfg = compose_train(["experiment=granular", "loss=scrapl", f"hydra/launcher={launcher}"])
     launcher_cfg = cfg.hydra.launcher
     assert launcher_cfg._target_.rsplit(".", 1)[-1] == (
         "SlurmLauncher" if launcher == "submitit_slurm" else "LocalLauncher"
     )
-    assert "${now:%Y-%m-%d_%H-%M-%S}" in OmegaConf.to_container(launcher_cfg)["submitit_folder"]
-    assert "${now:%Y-%m-%d_%H-%M-%S}" in OmegaConf.to_container(cfg.hydra.sweep)["subdir"]
+    # The launch's name (set by scripts/train.py, inherited by the jobs and their requeues)
+    # names the submitit folder and the jobs' run folders.
+    name = "${oc.env:" + RUN_NAME_VARIABLE + "}"
+    assert name in OmegaConf.to_container(launcher_cfg)["submitit_folder"]
+    assert name in OmegaConf.to_container(cfg.hydra.sweep)["subdir"]
     built = hydra.utils.instantiate(launcher_cfg)
+    assert "/.submitit/2026-01-01_00-00-00.000_p1-abcd/" in built.params["submitit_folder"]
     assert built.params["timeout_min"] == launcher_cfg.timeout_min
     if launcher == "submitit_slurm":
         assert launcher_cfg.max_num_timeout > 0 and launcher_cfg.signal_delay_s > 0

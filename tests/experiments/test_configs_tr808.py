@@ -23,7 +23,9 @@ from experiments.synths.tr808 import TR808Synth
 
 PRESETS = ["paper", "quick", "tiny"]
 SCRAPL, JTFS = "scrapl.SCRAPLLoss", "scrapl.JTFSLoss"
-P_ADAM_LOSSES = {"scrapl", "scrapl_no_theta_is", "scrapl_p_adam"}
+SCRAPL_TIME = "scrapl.Scattering1DSCRAPLLoss"  # time scattering: the JTFS's temporal part
+P_ADAM_LOSSES = {"scrapl", "scrapl_no_theta_is", "scrapl_p_adam", "scrapl_time"}
+THETA_IS_LOSSES = {"scrapl", "scrapl_time"}
 JTFS_KEYS = ("J", "Q1", "Q2", "J_fr", "Q_fr", "T", "F")
 # SPEC §7: the TR-808 transform, of the loss (paper preset) and of the test metric (always).
 TR808_JTFS = dict(J=12, Q1=8, Q2=2, J_fr=5, Q_fr=2, T=2048, F=1)
@@ -80,11 +82,16 @@ def _check_common(cfg: DictConfig, experiment: str, loss: str) -> None:
         assert cfg.loss.use_rho_log1p is True
         for k in JTFS_KEYS:
             assert cfg.loss[k] == cfg.jtfs[k], k
-    if cfg.loss._target_ == SCRAPL:
+    if cfg.loss._target_ == SCRAPL_TIME:
+        assert cfg.loss.shape == cfg.synth.n_samples
+        assert cfg.loss.use_rho_log1p is True
+        for k in ("J", "Q1", "Q2", "T"):
+            assert cfg.loss[k] == cfg.jtfs[k], k
+    if cfg.loss._target_ in (SCRAPL, SCRAPL_TIME):
         assert cfg.loss.grad_mult == 1.0  # SPEC §7: ρ = log1p, no underflow
         assert cfg.loss.n_theta == 14
-    assert (cfg.callbacks.get("theta_is") is not None) == (loss == "scrapl")
-    if loss == "scrapl":
+    assert (cfg.callbacks.get("theta_is") is not None) == (loss in THETA_IS_LOSSES)
+    if loss in THETA_IS_LOSSES:
         assert cfg.callbacks.theta_is.batch_size == cfg.theta_is.batch_size
         assert cfg.callbacks.theta_is.n_examples == cfg.theta_is.n_examples
     # Every run is tested with the TR-808 metrics, into a table in the run folder.

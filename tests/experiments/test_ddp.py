@@ -1,10 +1,10 @@
 """SCRAPL under data parallel (trainer=ddp_cpu: 2 CPU processes, gloo) equals one process.
 
 Both ranks sample the same path at every step; after k = 3 steps (mid-epoch: 5 steps of 2 x 2
-examples per epoch) the weights, the P-Adam / P-SAGA state and the θ-IS π equal (to fp32
-tolerance) a single process trained on the concatenated batches (batch 4: the data module
-gives rank r the r-th half of each global batch); the DDP checkpoint resumed on 1 process
-then continues like the single process run to step 6 (into the second epoch).
+examples per epoch) the weights, the P-Adam / P-SAGA state and the θ-IS π equal (to float64
+rounding, see REL_TOL) a single process trained on the concatenated batches (batch 4: the
+data module gives rank r the r-th half of each global batch); the DDP checkpoint resumed on 1
+process then continues like the single process run to step 6 (into the second epoch).
 """
 
 from __future__ import annotations
@@ -36,12 +36,29 @@ RUN = [
     "theta_is.n_examples=4",
     "theta_is.batch_size=2",
     "theta_is.n_iter=1",
+    # Every run in float64: see REL_TOL.
+    "trainer.precision=64-true",
 ]
 K = 3
-# Per tensor, relative to its norm: one process sums 4 per-example gradients, DDP averages
-# two means of 2, so elements where the examples' gradients cancel differ by more than an
-# element-wise fp32 tolerance allows, while the tensors agree to ~1e-6 of their norm.
-REL_TOL = 1e-4
+# Per tensor, ||a - b|| / ||b||. The identity is exact in real arithmetic: the runs differ
+# only in the order of floating-point sums (the all-reduce averages two means of 2 examples
+# where one process takes the mean of 4; batched kernels block batches of 2 and of 4
+# differently): per step, at most n·u relative for sums of n terms (unit roundoff u).
+# Two factors carry it forward:
+# - the synth: the grains' phase 2π f0 Σ 2^(γt)/sr reaches A ≈ 1e4 rad (f0 ≤ 2048 Hz over
+#   a 0.5 s grain), so a relative change δ of the predicted θ changes the audio, hence the
+#   next gradient, by up to A·δ;
+# - P-Adam: its output m̂/(eps + √v̂) (g/(eps + |g|) on a first visit, grad_mult·|g| ≫ eps)
+#   is flat in g away from 0, so a gradient's error does not pass into the weights, and the
+#   errors of successive steps do not compound.
+# The moments m, v (∝ g, g² of one step) are thus off by ≤ 2·A·n·u, the weights by less.
+# float32 (u = 6e-8): 2·A·u ≈ 1e-3 (measured 2e-4 to 3e-3 after 6 steps): no tolerance
+# separates rounding from a bug. Hence float64 (u = 1.1e-16, n ≤ 2^15 terms: the gradient
+# sums over the batch and the CQT / JTFS time bins): 2·A·n·u ≈ 7e-8. REL_TOL = 1e-6 sits above
+# that and below what a bug gives: float32 arithmetic leaking in (≈ 1e-3, as above), a sum in
+# place of a mean (m off by 2x), P-Adam applied before the all-reduce (O(1)).
+# Measured: ≤ 1.1e-14 at 1 and 2 torch threads.
+REL_TOL = 1e-6
 
 
 def _close(a: object, b: object, where: str) -> None:
@@ -72,8 +89,8 @@ def _paths(folder: Path, rank: int) -> list[str]:
 def ddp_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ddp")
     run = root / "ddp"
+    # The torch threads of the tests (tests/conftest.py): 1 unless OMP_NUM_THREADS says.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__).parent)])}
-    env["OMP_NUM_THREADS"] = "1"
     proc = subprocess.run(
         [sys.executable, "scripts/train.py", *RUN, "trainer=ddp_cpu", "data.batch_size=2",
          f"trainer.max_steps={K}", f"theta_is.cache_dir='{root / 'cache_ddp'}'",
@@ -102,6 +119,11 @@ def _single(root: Path, name: str, steps: int, extra: list[str] = ()) -> Path:
 
 def test_ddp_equals_one_process_on_the_concatenated_batch(ddp_run, tmp_path) -> None:
     ddp = load_ckpt(ddp_run / "checkpoints" / "last.ckpt")
+    # Trained in float64 (REL_TOL's premise), the P-Adam state included.
+    assert {v.dtype for k, v in ddp["state_dict"].items() if k.startswith("encoder.")} == {
+        torch.float64
+    }
+    assert ddp["state_dict"]["loss._extra_state"]["pathwise"]["adam"][0]["m"].dtype == torch.float64
     # The same path on both ranks at every step.
     assert _paths(ddp_run / "paths", 0) == _paths(ddp_run / "paths", 1)
     assert len(_paths(ddp_run / "paths", 0)) == K

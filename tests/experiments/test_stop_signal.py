@@ -86,7 +86,7 @@ def test_signal_writes_last_ckpt_and_auto_resume_continues_exactly(
            "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__).parent)])}  # fmt: skip
     proc = subprocess.run(
         [sys.executable, "scripts/train.py", *RUN, *cache, *helper, *signals,
-         f"hydra.run.dir='{job}'", "auto_resume=true"],
+         f"trainer.max_steps={END_STEP}", f"hydra.run.dir='{job}'", "auto_resume=true"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     log = proc.stdout + proc.stderr
@@ -98,13 +98,17 @@ def test_signal_writes_last_ckpt_and_auto_resume_continues_exactly(
     if signame != "SIGTERM":
         assert marker.read_text() == f"{signum}\n"  # the previous handler ran, after the file
 
-    # The scheduler starts the same command again: it continues in the same folder.
+    # The scheduler starts the same command again: it continues in the same folder (the
+    # SignalAtStep callback does not signal again: its step has passed; its marker handler
+    # is put back).
     cfg_path = job / "config.yaml"
+    handler = signal.getsignal(signum)
     try:
-        train_in_folder([*RUN, *cache, *every, f"trainer.max_steps={END_STEP}",
+        train_in_folder([*RUN, *cache, *helper, *signals, *every, f"trainer.max_steps={END_STEP}",
                          "auto_resume=true"], job, load_train_script().train)  # fmt: skip
     finally:
         GlobalHydra.instance().clear()
+        signal.signal(signum, handler)
     (record,) = OmegaConf.load(cfg_path).resumed_in_place
     assert record.global_step == STOP_STEP and record.run_dir == str(job.resolve())
     end_ref = load_ckpt(ref / "checkpoints" / "last.ckpt")

@@ -12,6 +12,8 @@ import pytest
 from conftest import ROOT
 from omegaconf import OmegaConf
 
+from experiments.run_dirs import RUN_NAME_VARIABLE
+
 pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
 
 RUN = [
@@ -36,7 +38,7 @@ delayed.result()
 
 def test_submitit_local_two_seeds_two_folders_and_requeue_in_place(tmp_path) -> None:
     out = tmp_path / "out"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         [sys.executable, "scripts/train.py", "-m", "seed=0,1", *RUN,
          f"paths.out_dir='{out}'", "hydra/launcher=submitit_local"],
@@ -56,7 +58,10 @@ def test_submitit_local_two_seeds_two_folders_and_requeue_in_place(tmp_path) -> 
     submitted = [p for p in (out / ".submitit" / stamp).rglob("*_submitted.pkl")]
     assert len(submitted) == 2
     for pkl in submitted:
-        job_env = {**env, "SUBMITIT_EXECUTOR": "local", "SUBMITIT_LOCAL_JOB_ID": "requeued",
+        # A requeued job runs with the environment it was submitted with (SLURM keeps it;
+        # submitit's local controller restarts its processes with its own): the launch's name.
+        job_env = {**env, RUN_NAME_VARIABLE: stamp,
+                   "SUBMITIT_EXECUTOR": "local", "SUBMITIT_LOCAL_JOB_ID": "requeued",
                    "SUBMITIT_LOCAL_NTASKS": "1", "SUBMITIT_LOCAL_JOB_NUM_NODES": "1",
                    "SUBMITIT_LOCAL_NODEID": "0", "SUBMITIT_LOCAL_GLOBALID": "0",
                    "SUBMITIT_LOCAL_LOCALID": "0"}  # fmt: skip

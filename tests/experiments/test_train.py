@@ -20,7 +20,9 @@ from omegaconf import OmegaConf
 
 from experiments.module import SoundMatching
 
-SCRAPL_LOSSES = {"scrapl", "scrapl_no_theta_is", "scrapl_p_adam", "scrapl_plain"}
+SCRAPL_LOSSES = {"scrapl", "scrapl_no_theta_is", "scrapl_p_adam", "scrapl_plain", "scrapl_time"}
+# Run with the whole pipeline (θ-IS warmup, pre-fit validation, every callback, test).
+FULL_PIPELINE = {"scrapl", "scrapl_time"}
 # Cheap θ-IS warmup: one example, one power iteration (π is still path-dependent).
 CHEAP_THETA_IS = ["theta_is.n_examples=1", "theta_is.n_iter=1"]
 
@@ -59,7 +61,7 @@ def fit_start_states(monkeypatch) -> list[dict[str, torch.Tensor]]:
 def test_tiny_run(run_train, fit_start_states, tmp_path, loss) -> None:
     run = tmp_path / "run"
     overrides = [*FAST_RUN, f"loss={loss}"]
-    full = loss == "scrapl"
+    full = loss in FULL_PIPELINE
     if full:  # the whole pipeline: θ-IS, pre-fit validation, every callback, test
         overrides += [*CHEAP_THETA_IS, "validate_before_fit=true", "test=true"]
     else:

@@ -1,0 +1,1 @@
+"""Benchmarks whose logic outgrows a script (the scripts in ``scripts/`` call them)."""
