@@ -180,8 +180,10 @@ class PathwiseGradientTransform:
             self.last_step[i] = step
         first = grads[present[0]]
         # Half-precision gradients are computed in float32: squaring them would underflow.
-        cdt = torch.float64 if any(grads[i].dtype == torch.float64 for i in present) else (
-            torch.float32
+        cdt = (
+            torch.float64
+            if any(grads[i].dtype == torch.float64 for i in present)
+            else (torch.float32)
         )
         if self.buffers is None:
             self.buffers = PathBuffers(

@@ -151,7 +151,7 @@ class PathBuffers:
             self.paths[path] = {k: state[k].to(self.sdt) for k in self.names}
             return
         if path not in self.paths:
-            empty = torch.empty(self.numel, dtype=self.sdt)
+            empty = torch.empty(self.numel, dtype=self.sdt, device="cpu")
             self.paths[path] = {k: self._place(empty.clone(), self._home()) for k in self.names}
         for k, dst in self.paths[path].items():
             dst.copy_(state[k], non_blocking=True)
