@@ -195,9 +195,9 @@ def test_bfloat16_storage_halves_memory():
     # m, v and table halve; only the float32 running sum per parameter stays.
     ratio = half.memory_bytes() / full.memory_bytes()
     assert 0.5 <= ratio < 0.6
+    # Values: step by step against a float64 reference in tests/test_pathwise_bfloat16.py.
     for f, h in zip(out_f, out_h, strict=True):
-        assert h[0].dtype == torch.float32
-        torch.testing.assert_close(h[0], f[0], rtol=1e-2, atol=2e-2)
+        assert h[0].dtype == f[0].dtype == torch.float32
 
 
 def test_offload_to_cpu_matches():
