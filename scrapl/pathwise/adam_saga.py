@@ -198,32 +198,40 @@ class PathwiseGradientTransform:
         # One device-side decision per step: which parameters' state this step updates.
         has_grad = torch.zeros(len(grads), dtype=torch.bool, device=flat.device)
         has_grad[present] = True
-        finite = torch.isfinite(flat).all()
+        # min and max propagate NaN: one reduction instead of a full-size isfinite mask.
+        finite = torch.isfinite(torch.stack(torch.aminmax(flat))).all()
         active = has_grad & finite
         buf.skipped += (~finite).to(buf.skipped.dtype)
-        active_flat = buf.expand(active)
+        # Every per-parameter factor of the step, spread over the parameters' elements.
+        columns = {"active": active.to(cdt)}
+        if self.use_p_adam:
+            age = (step - buf.tau[path_idx]) / self.n_paths
+            for name, beta in (("1", self.beta1), ("2", self.beta2)):
+                columns["keep" + name] = self._decay(beta, age, active, cdt, keep=True)
+                columns["new" + name] = self._decay(beta, age, active, cdt, keep=False)
+        if self.use_p_saga:
+            columns["count"] = buf.visited.sum(dim=0).clamp_min(1).to(cdt)  # |Γ| per parameter
+        per_element = {name: buf.expand(value) for name, value in columns.items()}
+        active_flat = per_element["active"] != 0
         g = torch.where(active_flat, flat, 0.0)
         state = buf.load(path_idx, cdt)
         if self.use_p_adam:
-            g = self._p_adam(buf, state, g, active, active_flat, path_idx, step, cdt)
+            g = self._p_adam(buf, state, g, active, per_element, path_idx, step)
         if self.use_p_saga:
-            g = self._p_saga(buf, state, g, active, active_flat, path_idx)
+            g = self._p_saga(buf, state, g, active, active_flat, per_element, path_idx)
         buf.store(path_idx, state)
         # Non-finite steps hand the raw (non-finite) gradients back: a GradScaler skips them.
         return buf.unflatten(torch.where(finite, g, flat), grads)
 
-    def _p_adam(self, buf, state, g, active, active_flat, p, k, cdt) -> Tensor:
-        g = g * self.grad_mult
-        tau = buf.tau[p]
-        age = (k - tau) / self.n_paths
-        # m ← d m + (1 − d) g with d = β^age; 1 − d from expm1 in float64, so that it keeps
-        # full precision when d is close to 1 (β2 = 0.999). Inactive parameters get d = 1 and
-        # 1 − d = 0: their moments stay exactly as they were.
-        m = state["m"] * buf.expand(self._decay(self.beta1, age, active, cdt, keep=True))
-        m.addcmul_(g, buf.expand(self._decay(self.beta1, age, active, cdt, keep=False)))
-        v = state["v"] * buf.expand(self._decay(self.beta2, age, active, cdt, keep=True))
-        v.addcmul_(g * buf.expand(self._decay(self.beta2, age, active, cdt, keep=False)), g)
-        buf.tau[p] = torch.where(active, float(k), tau)
+    def _p_adam(self, buf, state, g, active, per_element, p, k) -> Tensor:
+        # In place where possible: on a CPU every fresh full-size temporary costs more than
+        # the arithmetic. m ← d m + (1 − d) g with d = β^age; 1 − d from expm1 in float64,
+        # so that it keeps full precision when d is close to 1 (β2 = 0.999). Inactive
+        # parameters get d = 1 and 1 − d = 0: their moments stay exactly as they were.
+        g.mul_(self.grad_mult)
+        m = state["m"].mul_(per_element["keep1"]).addcmul_(g, per_element["new1"])
+        v = state["v"].mul_(per_element["keep2"]).addcmul_(g * per_element["new2"], g)
+        buf.tau[p] = torch.where(active, float(k), buf.tau[p])
         # Computed from the stored (possibly low-precision) moments, so that a state_dict
         # round trip and a continuous run see exactly the same numbers.
         state["m"], state["v"] = buf.round_to_storage(m), buf.round_to_storage(v)
@@ -242,14 +250,14 @@ class PathwiseGradientTransform:
             value = torch.exp(x) if keep else -torch.expm1(x)
         return torch.where(active, value, 1.0 if keep else 0.0).to(dtype)
 
-    def _p_saga(self, buf, state, g, active, active_flat, p) -> Tensor:
+    def _p_saga(self, buf, state, g, active, active_flat, per_element, p) -> Tensor:
         old = state["t"]  # zeros where the path was never visited
-        count = buf.visited.sum(dim=0).clamp_min(1).to(g.dtype)  # |Γ| per parameter
-        out = g - old + buf.total / buf.expand(count)
+        mean = buf.total / per_element["count"]  # over the paths visited before this step
         new = torch.where(active_flat, buf.round_to_storage(g), old)
         # Accumulate the stored values (not g) so the sum always equals the table's sum.
-        buf.total += new - old
+        buf.total.add_(new).sub_(old)
         buf.visited[p] |= active
+        out = g.sub_(old).add_(mean)  # g is this step's own tensor
         state["t"] = new
         return out
 

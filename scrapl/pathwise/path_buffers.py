@@ -108,8 +108,12 @@ class PathBuffers:
         ]
 
     def expand(self, per_param: Tensor) -> Tensor:
-        """A per-parameter vector repeated over each parameter's elements (flat)."""
-        return per_param.repeat_interleave(self.sizes_t, output_size=self.numel)
+        """A per-parameter vector repeated over each parameter's elements (flat).
+
+        One concatenation of broadcast views: a single kernel, and several times faster on a
+        CPU than ``repeat_interleave``, which builds and gathers an index."""
+        views = per_param.unbind(0)
+        return torch.cat([v.expand(n) for v, n in zip(views, self.sizes, strict=True)])
 
     def round_to_storage(self, x: Tensor) -> Tensor:
         """``x`` rounded to the storage dtype, in the computation dtype."""
@@ -131,10 +135,10 @@ class PathBuffers:
         self._prefetched = (path, bufs, event)
 
     def load(self, path: int, dtype: torch.dtype) -> dict[str, Tensor]:
-        """The path's buffers on the device in ``dtype`` (zeros before its first visit)."""
-        if path not in self.paths:
-            zeros = torch.zeros(self.numel, dtype=dtype, device=self.device)
-            return dict.fromkeys(self.names, zeros)
+        """The path's buffers on the device in ``dtype`` (zeros before its first visit): the
+        stored tensors themselves when they are already there in ``dtype``."""
+        if path not in self.paths:  # one tensor each: the step updates them in place
+            return {k: torch.zeros(self.numel, dtype=dtype, device=self.device) for k in self.names}
         if self._prefetched is not None and self._prefetched[0] == path:
             _, bufs, event = self._prefetched
             torch.cuda.current_stream(self.device).wait_event(event)
