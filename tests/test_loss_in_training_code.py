@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from scrapl import SCRAPLLoss
+from scrapl import JTFSLoss, SCRAPLLoss
 
 SMALL = dict(shape=1024, J=4, Q1=2, Q2=1, J_fr=2, Q_fr=1)  # 14 paths
 N = SMALL["shape"]
@@ -134,10 +134,22 @@ def test_reduction_gives_per_example_values():
         torch.testing.assert_close(per[b], alone, rtol=2e-6, atol=0)
 
 
+def test_full_loss_reduction_gives_per_example_values():
+    x, y = _noise((3, 1, N), 12).float(), _noise((3, 1, N), 13).float()
+    per = JTFSLoss(**SMALL, reduction="none")(x, y)
+    assert per.shape == (3,)
+    # The full loss averages over paths after the batch reduction: the same sums in another
+    # order, equal up to float32 rounding of 14 + 3 positive terms (< 2**-20 relative).
+    close = dict(rtol=2.0**-20, atol=0)
+    torch.testing.assert_close(JTFSLoss(**SMALL)(x, y), per.mean(), **close)
+    torch.testing.assert_close(JTFSLoss(**SMALL, reduction="sum")(x, y), per.sum(), **close)
+
+
+@pytest.mark.parametrize("cls", [SCRAPLLoss, JTFSLoss])
 @pytest.mark.parametrize("bad", ["avg", None, "Mean"])
-def test_bad_reduction_is_refused(bad):
+def test_bad_reduction_is_refused(cls, bad):
     with pytest.raises(ValueError, match=r"^reduction must be one of \('mean', 'sum', 'none'\)"):
-        SCRAPLLoss(**SMALL, reduction=bad)
+        cls(**SMALL, reduction=bad)
 
 
 # -- GradScaler ---------------------------------------------------------------------------------
