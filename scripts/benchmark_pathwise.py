@@ -1,20 +1,26 @@
-"""Memory and time of P-Adam / P-SAGA state for an encoder-sized set of weights.
+"""Memory, time and operator calls of P-Adam / P-SAGA on an encoder's gradients.
 
-Visits every path once (the state is allocated lazily per visited path, so this is the
-largest it gets) and prints the state's size per path and in total, and the time of one
-transform step, for each storage option.
+Uses the parameter shapes of the paper's CNN encoder (``experiments.models.cnn.CNNEncoder``,
+604,106 weights in 28 tensors for 2 θ), visits every path once (the state is allocated lazily
+per visited path, so this is the largest it gets), then times revisits (the common case once
+every path was seen). Prints for each storage option the state's size per path and in total,
+the median time of one revisit step, and the ATen operators of one step that compute
+something (views excluded: what a GPU launches as kernels, counted with a dispatch mode).
 
-    python scripts/benchmark_pathwise.py --n-params 604000 --n-paths 315
+    python scripts/benchmark_pathwise.py --n-paths 315 --threads 1
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections import Counter
 
 import numpy as np
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
+from experiments.models.cnn import CNNEncoder
 from scrapl.pathwise.adam_saga import PathwiseGradientTransform
 
 OPTIONS = {
@@ -24,25 +30,48 @@ OPTIONS = {
 }
 
 
+class CountCalls(TorchDispatchMode):
+    """Counts the ATen operators called inside the mode, views (no kernel) excluded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter[str] = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if not func.is_view:
+            self.calls[str(func.overloadpacket)] += 1
+        return func(*args, **(kwargs or {}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n-params", type=int, default=604_000, help="number of weights")
-    ap.add_argument("--n-tensors", type=int, default=20, help="number of parameter tensors")
+    ap.add_argument("--n-theta", type=int, default=2, help="θ dims of the encoder")
     ap.add_argument("--n-paths", type=int, default=315)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
-    sizes = np.full(args.n_tensors, args.n_params // args.n_tensors)
-    sizes[0] += args.n_params - sizes.sum()
-    grads = [torch.randn(int(n), device=args.device) * 1e-9 for n in sizes]
+    torch.set_num_threads(args.threads)
+    shapes = [p.shape for p in CNNEncoder(args.n_theta).parameters()]
+    gen = torch.Generator().manual_seed(0)
+    grads = [(torch.randn(s, generator=gen) * 1e-9).to(args.device) for s in shapes]
+    n_weights = sum(g.numel() for g in grads)
     print(
-        f"{args.n_params} weights in {args.n_tensors} tensors, {args.n_paths} paths, "
-        f"device {args.device}"
+        f"{n_weights} weights in {len(grads)} tensors, {args.n_paths} paths, "
+        f"device {args.device}, {args.threads} thread(s)"
     )
-    print(f"{'storage':<18}{'MB/path':>10}{'total MB':>10}{'ms/step':>10}")
+    print(f"{'storage':<18}{'MB/path':>10}{'total MB':>10}{'ms/step':>10}{'ops/step':>10}")
     for name, kwargs in OPTIONS.items():
         transform = PathwiseGradientTransform(args.n_paths, **kwargs)
-        times = []
-        for step, path in enumerate(torch.randperm(args.n_paths).tolist(), start=1):
+        visits = torch.randperm(args.n_paths, generator=gen).tolist()
+        for step, path in enumerate(visits, 1):  # every path once: all state allocated
+            transform.apply_all(grads, path, step)
+        times, counts = [], []
+        for step, path in enumerate(visits[: min(60, args.n_paths)], args.n_paths + 1):
+            if step % 10 == 0:
+                with CountCalls() as mode:
+                    transform.apply_all(grads, path, step)
+                counts.append(sum(mode.calls.values()))
+                continue
             start = time.perf_counter()
             transform.apply_all(grads, path, step)
             if args.device == "cuda":
@@ -50,7 +79,8 @@ def main() -> None:
             times.append(time.perf_counter() - start)
         total = transform.memory_bytes() / 2**20
         print(
-            f"{name:<18}{total / args.n_paths:>10.2f}{total:>10.0f}{1e3 * np.median(times):>10.2f}"
+            f"{name:<18}{total / args.n_paths:>10.2f}{total:>10.0f}"
+            f"{1e3 * np.median(times):>10.2f}{int(np.median(counts)):>10d}"
         )
 
 

@@ -24,7 +24,7 @@ def inputs():
 def test_matches_naive_values_and_gradients_with_chunking(inputs, monkeypatch):
     y2, mats, avg = inputs
     monkeypatch.setattr(fq, "CHUNK_ELEMENTS", 2 * 3 * 7 * 8)  # 8 time steps per chunk
-    assert fq._chunk_length(2, 3, 7, 32) == 8
+    assert fq._chunk_length(2, 3, 7, 32, torch.device("cpu"), 4) == 8
     out = fq.scatter_modulus_average(y2, mats, avg)
     ref = naive(y2, mats, avg)
     torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
@@ -55,3 +55,21 @@ def test_fft_fallback_for_large_averaging_matrices_gives_the_same_coefficients(m
     for p in range(by_fft.n_paths):
         # Filters are stored in float32, so the two routes agree to float32 rounding.
         torch.testing.assert_close(by_fft(x, p), with_matrices(x, p), rtol=1e-6, atol=1e-10)
+
+
+def test_chunks_only_on_cpu_or_when_gpu_memory_is_short(monkeypatch):
+    cpu, cuda, meta = torch.device("cpu"), torch.device("cuda"), torch.device("meta")
+    # CPU: the allocator-sized chunk, whatever memory is free.
+    assert fq._chunk_length(32, 15, 96, 4096, cpu, 4) < 4096
+    # Other devices: the whole axis at once when it fits (no free-memory figure: meta).
+    assert fq._chunk_length(32, 15, 96, 4096, meta, 4) == 4096
+    entry = fq.TEMPORARIES * 2 * 4  # bytes per intermediate entry in float32
+    per_step = 32 * 15 * 96
+    monkeypatch.setattr(fq, "_free_bytes", lambda device: 10**12)
+    assert fq._chunk_length(32, 15, 96, 4096, cuda, 4) == 4096
+    # Room for 1000 time steps within the budget: the largest halving of 4096 below it.
+    free = int(1000 * per_step * entry / fq.GPU_FREE_FRACTION)
+    monkeypatch.setattr(fq, "_free_bytes", lambda device: free)
+    assert fq._chunk_length(32, 15, 96, 4096, cuda, 4) == 512
+    monkeypatch.setattr(fq, "_free_bytes", lambda device: 0)
+    assert fq._chunk_length(32, 15, 96, 4096, cuda, 4) == 1

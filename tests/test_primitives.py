@@ -1,8 +1,12 @@
 """Modulus and truncated real FFT with their own backward passes: values against torch,
 first and second derivatives against finite differences (gradcheck, float64)."""
 
+import math
+
+import numpy as np
 import pytest
 import torch
+from torch import Tensor
 
 from scrapl.transforms.primitives import modulus, modulus_grad, rfft_adjoint, rfft_bins
 
@@ -84,3 +88,60 @@ def test_rfft_adjoint_is_torch_rfft_vector_jacobian_product(n):
     g = _complex((3, n // 2 + 1), 4)
     (expected,) = torch.autograd.grad(torch.fft.rfft(u), u, g)
     torch.testing.assert_close(rfft_adjoint(g, n), expected, rtol=1e-12, atol=1e-12)
+
+
+def _log_uniform_complex(n: int, lo: float, hi: float, dtype: torch.dtype, seed: int) -> Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    mag = 10 ** (torch.rand(n, generator=gen, dtype=torch.float64) * (hi - lo) + lo)
+    angle = torch.rand(n, generator=gen, dtype=torch.float64) * 2 * math.pi
+    z = torch.polar(mag, angle).to(dtype)
+    # Exact zeros and pure real / imaginary values too (one component exactly 0).
+    z[:3] = torch.tensor([0, 1e-42, 1e-42j]).to(dtype) if dtype == torch.complex64 else z[:3]
+    return z
+
+
+@pytest.mark.parametrize("dtype,lo,hi", [(torch.complex64, -40, 30), (torch.complex128, -320, 300)])
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_modulus_and_gradient_exact_on_the_whole_float_range(dtype, lo, hi, create_graph):
+    # Reference in 80-bit long double (15-bit exponent: every complex128 value is normal
+    # there), from the same stored values. A correctly rounded |z| is within half an ulp
+    # (eps / 2 relative) where the result is a normal float, and within half the smallest
+    # denormal where it is not; our value is the correctly rounded square root of a sum of
+    # two squares rounded once each (≤ 2 eps relative in all), then divided by an exact
+    # power of two (one more rounding, only where the result is a denormal). The gradient
+    # g · z / |z| adds two roundings (quotient, product): 4 eps relative bounds both.
+    z = _log_uniform_complex(4000, lo, hi, dtype, seed=7)
+    real_dtype = torch.float32 if dtype == torch.complex64 else torch.float64
+    info = torch.finfo(real_dtype)
+    parts = torch.view_as_real(z).double().numpy().astype(np.longdouble)
+    re, im = parts[:, 0], parts[:, 1]
+    ref = np.sqrt(re * re + im * im)
+    zz = z.clone().requires_grad_()
+    u = modulus(zz)
+    err = np.abs(u.detach().double().numpy().astype(np.longdouble) - ref)
+    normal = ref >= info.tiny
+    assert (err[normal] <= 2 * info.eps * ref[normal]).all()
+    assert (err[~normal] <= info.smallest_normal * info.eps).all()  # ≤ one denormal step
+    g = torch.rand(z.shape, generator=torch.Generator().manual_seed(8), dtype=real_dtype) + 0.5
+    (grad,) = torch.autograd.grad(u, zz, g, create_graph=create_graph)
+    grad = torch.view_as_real(grad.detach()).double().numpy().astype(np.longdouble)
+    gl = g.double().numpy().astype(np.longdouble)
+    safe = np.where(ref == 0, 1, ref)
+    expected = np.stack([re / safe * gl, im / safe * gl], axis=-1) * (ref != 0)[:, None]
+    diff = np.sqrt(((grad - expected) ** 2).sum(axis=-1))
+    assert (diff <= 4 * info.eps * gl).all(), float((diff / gl).max())
+
+
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+def test_modulus_commutes_with_power_of_two_scaling(dtype):
+    # Multiplying z by 2**k changes only exponents: |2**k z| = 2**k |z| and the gradient
+    # (z / |z| · g) does not change at all, bit for bit, as long as nothing leaves the range.
+    z = _complex((2, 300), 11, dtype)
+    g = torch.randn(2, 300, dtype=torch.float64).to(torch.view_as_real(z).dtype)
+    # (k keeps every value normal: denormal inputs would themselves be rounded.)
+    for k in (-20, -70, -100, 70) if dtype == torch.complex64 else (-20, -600, -1000, 600):
+        scaled = (z * 2.0**k).requires_grad_()
+        base = z.clone().requires_grad_()
+        (g_scaled,) = torch.autograd.grad(modulus(scaled), scaled, g)
+        (g_base,) = torch.autograd.grad(modulus(base), base, g)
+        torch.testing.assert_close(g_scaled, g_base, rtol=4 * torch.finfo(g.dtype).eps, atol=0)

@@ -35,23 +35,25 @@ class Toy(nn.Module):
 def _perturb(kind: str):
     """Changes one kind of restored state in a SCRAPLLoss's ``_extra_state``."""
 
-    def adam(key, fn):
+    def per_path(key, fn):
         def go(extra):
-            for e in extra["pathwise"]["adam"]:
+            for e in extra["pathwise"]["buffers"]["paths"]:
                 e[key] = fn(e[key])
 
         return go
 
-    def params(key, fn):
+    def shared(key, fn):
         def go(extra):
-            for e in extra["pathwise"]["params"]:
-                e[key] = fn(e[key])
+            buffers = extra["pathwise"]["buffers"]
+            buffers[key] = fn(buffers[key])
 
         return go
 
-    def saga_table(extra):
-        for e in extra["pathwise"]["saga"]:
-            e["t"] = e["t"] * 2
+    def one_more_visited(visited):
+        # A path never visited gets a (zero) P-SAGA entry: the mean's count changes.
+        visited = visited.clone()
+        visited[int((~visited[:, 0]).nonzero()[0])] = True
+        return visited
 
     def step(extra):
         extra["step"] += 1
@@ -60,12 +62,12 @@ def _perturb(kind: str):
         extra["sampler"] = SCRAPLLoss(**SMALL, seed=0).state_dict()["_extra_state"]["sampler"]
 
     return {
-        "m": adam("m", lambda t: t * 2),
-        "v": adam("v", lambda t: t * 4),
-        "tau": adam("tau", lambda tau: tau - 1),
-        "t": saga_table,
-        "sum": params("sum", lambda t: t * 2),
-        "count": params("count", lambda c: c + 1),
+        "m": per_path("m", lambda t: t * 2),
+        "v": per_path("v", lambda t: t * 4),
+        "tau": shared("tau", lambda tau: tau - 1),
+        "t": per_path("t", lambda t: t * 2),
+        "sum": shared("total", lambda t: t * 2),
+        "count": shared("visited", one_more_visited),
         "step": step,
         "sampler": sampler,
     }[kind]
@@ -149,7 +151,8 @@ def test_resume_reads_every_kind_of_restored_state(tmp_path, target, variant):
     assert resumed.step == loss.step == n_before + n_after
     assert resumed.path_counts == loss.path_counts
     state = resumed.pathwise.state_dict()
-    stored = [e[k] for e in state["adam"] for k in ("m", "v")] + [e["t"] for e in state["saga"]]
+    paths = state["buffers"]["paths"]
+    stored = [e[k] for e in paths for k in ("m", "v", "t") if k in e]
     assert stored and all(t.device.type == "cpu" for t in stored)
     want_dtype = kwargs.get("pathwise_dtype", torch.float32)
     assert all(t.dtype == want_dtype for t in stored)

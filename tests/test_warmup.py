@@ -247,7 +247,7 @@ def test_warmup_with_attached_params_leaves_pathwise_state_alone(tmp_path, use_h
     loss = make_loss()
     loss.attach_params(setup.params, use_hooks=use_hooks)
     setup.run(loss, tmp_path, end_path_idx=2, n_iter=2)
-    assert len(loss.attached.handles) == len(setup.params)
+    assert len(loss.attached.handles) == 2 * len(setup.params)  # pre- and post-accumulate hooks
     assert loss.pathwise.memory_bytes() == 0 and loss.attached.pending == {}
     # the hooks still work: a training step transforms the gradients
     loss.train()

@@ -71,7 +71,7 @@ class HostReads(TorchFunctionMode):
     def _site() -> str:
         for frame in reversed(traceback.extract_stack()[:-2]):
             if "/torch/" not in frame.filename and "host_reads.py" not in frame.filename:
-                return f"{frame.filename.rsplit('/', 2)[-1]}:{frame.lineno}"
+                return f"{'/'.join(frame.filename.split('/')[-3:])}:{frame.lineno}"
         return "?"
 
     def __torch_function__(self, func, types, args=(), kwargs=None):

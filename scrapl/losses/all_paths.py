@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from scrapl.losses.path_loss import PathLoss, full_precision
+from scrapl.losses.path_loss import PathLoss
+from scrapl.transforms.primitives import full_precision
 
 
 class AllPathsLoss(PathLoss):

@@ -13,27 +13,15 @@ batch: ``"mean"`` (default), ``"sum"``, or ``"none"`` (shape ``(batch,)``).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import torch
 from torch import Tensor, nn
 
 from scrapl.losses.distance import path_distance
 from scrapl.transforms.base import PathTransform
+from scrapl.transforms.primitives import full_precision
 from scrapl.validation import check_bool, check_positive, check_signals
 
 REDUCTIONS = ("mean", "sum", "none")
-
-
-@contextlib.contextmanager
-def full_precision(device: torch.device) -> Iterator[None]:
-    """Autocast off on ``device`` (the transform computes in its own dtype)."""
-    if torch.amp.is_autocast_available(device.type):
-        with torch.autocast(device_type=device.type, enabled=False):
-            yield
-    else:
-        yield
 
 
 class PathLoss(nn.Module):

@@ -251,7 +251,6 @@ class RandomPathLoss(PathLoss):
         check_bool("use_hooks", use_hooks)
         n_old = len(self.attached.params)
         self.attached.attach(params, use_hooks)
-        self.pathwise.clear()
         if not params:
             log.info(f"Detached {n_old} parameter tensors")
             return
@@ -316,6 +315,8 @@ class RandomPathLoss(PathLoss):
             )
         # P-Adam/P-SAGA first: it refuses mismatched hyperparameters before touching anything.
         self.pathwise.load_state_dict(state["pathwise"])
+        if self.attached.params:  # the state lives where the attached parameters live
+            self.pathwise.to_device(self.attached.params[0].device)
         self.sampler.load_state_dict(state["sampler"])
         self.step = int(state["step"])
         self.curr_path_idx = state["curr_path_idx"]

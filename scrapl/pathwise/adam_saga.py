@@ -3,8 +3,8 @@
 SCRAPL (Mitcheltree et al., "SCRAPL: Scattering Transform with Random Paths for Machine
 Learning", ICLR 2026) evaluates, at each training step ``k = 1, 2, ...``, the loss of only one
 randomly sampled scattering path ``p`` out of ``P``. Gradients from different paths have very
-different scales and are individually noisy, so each parameter tensor's gradient is transformed
-per path before a plain SGD step:
+different scales and are individually noisy, so the gradient of every attached parameter is
+transformed per path before a plain SGD step:
 
 * **P-Adam** keeps Adam moments ``m, v`` per (path, parameter). A path is revisited only every
   ~``P`` steps, so moments decay by ``beta ** ((k - tau) / P)`` where ``tau`` is the step of the
@@ -16,40 +16,49 @@ per path before a plain SGD step:
 * **P-SAGA** (variance reduction, applied to the P-Adam output ``g_hat``) keeps a table ``t`` of
   the last ``g_hat`` seen for every visited path and returns
   ``g_hat - t[p] + mean(t[visited before this step])``, then stores ``t[p] = g_hat``.
-  A running sum per parameter makes each step ``O(numel)`` instead of ``O(P * numel)``.
+  A running sum makes each step ``O(numel)`` instead of ``O(P * numel)``.
 
-Gaps: ``step`` is global and may jump (a parameter need not be transformed at every step).
-A parameter that gets no gradient on a step is not passed to :meth:`apply` at all (as
-``torch.optim`` skips a None grad): its moments, ``tau`` and SAGA entries keep their values,
-so its next visit of a path decays by the gap since its own previous update there. The bias
-correction by the global ``k`` stays exact: with ``tau = 0`` before the first visit the
-weights of the gradients in ``m`` sum to ``1 - beta1 ** (k / P)``.
+Gaps: ``step`` is global and may jump. A parameter without a gradient on a step (None, as
+``torch.optim`` skips a None grad) keeps its moments, ``tau`` and SAGA entries, so its next
+visit of a path decays by the gap since its own previous update there. The bias correction by
+the global ``k`` stays exact: with ``tau = 0`` before the first visit the weights of the
+gradients in ``m`` sum to ``1 - beta1 ** (k / P)``.
 
-Shapes: every tensor of state has the shape of the parameter's gradient. Units: with P-Adam the
-output is dimensionless; without it the output has the units of the gradient (``grad_mult`` is
-then not applied). ``step`` is the 1-based global optimizer step, shared by all parameters.
+Overflow. A step whose gradients are not all finite (a mixed-precision step that overflowed)
+leaves the whole state as it was (moments, ``tau``, SAGA table, sum and counts), is counted in
+:attr:`PathwiseGradientTransform.skipped_steps`, and hands the non-finite gradients back
+unchanged, so that a ``GradScaler`` skips the optimizer step and lowers its scale.
+
+Layout and cost. The attached parameters are one flat vector: per visited path, ``m``, ``v``
+and ``t`` are each one flat buffer; per parameter, ``tau`` and the SAGA visit flags are small
+``(n_paths, n_params)`` tensors. A step is a few dozen whole-vector operations whatever the
+number of parameter tensors, all on the parameters' device, and none reads a value back to the
+host: the overflow decision is a device tensor that selects, element by element, between the
+new and the old state. The state follows the parameters' device (``offload_to_cpu``: it stays
+in CPU memory, pinned when the parameters are on a GPU, and each step copies one path's
+buffers over and back without blocking).
+
+Units: with P-Adam the output is dimensionless; without it the output has the units of the
+gradient (``grad_mult`` is then not applied). ``step`` is the 1-based global optimizer step.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-from scrapl.validation import (
-    check_bool,
-    check_float,
-    check_float_dtype,
-    check_int,
-    check_positive,
-)
+from scrapl.pathwise.path_buffers import PathBuffers
+from scrapl.validation import check_bool, check_float, check_float_dtype, check_int, check_positive
 
 _CONFIG_KEYS = ("n_paths", "use_p_adam", "use_p_saga", "grad_mult", "beta1", "beta2", "eps")
+FORMAT = "scrapl-pathwise/2"
 
 
 class PathwiseGradientTransform:
-    """Stateful P-Adam / P-SAGA transform of per-parameter gradients for one sampled path."""
+    """Stateful P-Adam / P-SAGA transform of a step's gradients for its sampled path."""
 
     def __init__(
         self,
@@ -72,176 +81,223 @@ class PathwiseGradientTransform:
         self.beta2 = check_float("beta2", beta2, 0.0, 1.0)
         self.eps = check_positive("eps", eps)
         self.storage_dtype = check_float_dtype("storage_dtype", storage_dtype)
+        self.shapes: list[torch.Size] | None = None
         self.clear()
 
-    def clear(self) -> None:
-        """Forget all state (moments, SAGA table, running sums, step bookkeeping)."""
-        self._adam: dict[tuple[int, int], tuple[Tensor, Tensor, int]] = {}  # (m, v, tau)
-        self._table: dict[tuple[int, int], Tensor] = {}
-        self._sum: dict[int, Tensor] = {}
-        self._count: dict[int, int] = {}
-        self._last_step: dict[int, int] = {}
-        self._shape: dict[int, tuple[int, ...]] = {}
+    # -- state ---------------------------------------------------------------------------
+
+    def clear(self, shapes: Sequence[Sequence[int]] | None = None) -> None:
+        """Forget all state; ``shapes`` (the parameters' shapes) fixes the layout, else the
+        layout is kept (or taken from the first :meth:`apply_all`)."""
+        if shapes is not None:
+            self.shapes = [torch.Size(s) for s in shapes]
+        self.buffers: PathBuffers | None = None
+        self.last_step: list[int] = [0] * len(self.shapes or [])
+
+    @property
+    def skipped_steps(self) -> Tensor | None:
+        """Steps left out because their gradients were not finite (a device tensor; None
+        before the first step)."""
+        return None if self.buffers is None else self.buffers.skipped
 
     def memory_bytes(self) -> int:
         """Bytes held by all state tensors."""
-        tensors = [t for m, v, _ in self._adam.values() for t in (m, v)]
-        tensors += list(self._table.values()) + list(self._sum.values())
-        return sum(t.numel() * t.element_size() for t in tensors)
+        return 0 if self.buffers is None else self.buffers.memory_bytes()
 
-    def _store(self, x: Tensor, dtype: torch.dtype | None = None) -> Tensor:
-        device = torch.device("cpu") if self.offload_to_cpu else x.device
-        return x.to(device=device, dtype=dtype or self.storage_dtype or x.dtype, copy=True)
+    def to_device(self, device: torch.device) -> None:
+        """Move the state where the parameters live (kept in CPU memory when offloading)."""
+        if self.buffers is not None:
+            self.buffers.to_device(torch.device(device))
 
-    def _validate(self, grad: Tensor, param_idx: int, path_idx: int, step: int) -> None:
-        check_int("param_idx", param_idx, 0)
+    def prefetch(self, path_idx: int) -> None:
+        """Start copying an offloaded path's buffers to the device (no-op otherwise)."""
+        if self.buffers is not None:
+            self.buffers.prefetch(path_idx)
+
+    # -- the transform ----------------------------------------------------------------------
+
+    def _validate(self, grads: Sequence[Tensor | None], path_idx: int, step: int) -> None:
         check_int("step", step, 1)
         check_int("path_idx", path_idx, 0)
         if path_idx >= self.n_paths:
             raise ValueError(f"path_idx must be in [0, {self.n_paths}), got {path_idx}")
-        if not isinstance(grad, Tensor) or not grad.is_floating_point():
-            raise TypeError(
-                "grad must be a floating-point torch.Tensor, got "
-                f"{getattr(grad, 'dtype', type(grad))}"
-            )
-        shape = self._shape.get(param_idx, tuple(grad.shape))
-        if shape != tuple(grad.shape):
-            raise ValueError(
-                f"grad for param_idx={param_idx} has shape {tuple(grad.shape)}, "
-                f"but earlier steps had shape {shape}"
-            )
-        last = self._last_step.get(param_idx, 0)
-        if step == last:
-            raise RuntimeError(
-                f"apply() called twice for param_idx={param_idx} at step={step}: gradient "
-                "accumulation is not supported with P-Adam/P-SAGA (each step's gradient must "
-                "come from exactly one path). Call backward() once per step and zero the grads "
-                "before the next backward()."
-            )
-        if step < last:
-            raise ValueError(
-                f"step must not decrease for param_idx={param_idx}: got "
-                f"step={step} after step={last}"
-            )
-
-    def apply(self, grad: Tensor, param_idx: int, path_idx: int, step: int) -> Tensor:
-        """Transform ``grad`` of parameter ``param_idx`` computed from path ``path_idx``.
-
-        ``step`` is the 1-based optimizer step. Returns a new tensor with ``grad``'s shape,
-        dtype and device.
-        """
-        self._validate(grad, param_idx, path_idx, step)
-        return self._apply(grad, param_idx, path_idx, step)
-
-    def apply_all(self, grads: Sequence[Tensor], path_idx: int, step: int) -> list[Tensor]:
-        """Apply to every gradient; ``param_idx`` is the position in ``grads``."""
-        # Validate everything first so that a bad entry cannot leave state half-updated.
+        if isinstance(grads, Tensor) or not isinstance(grads, Sequence):
+            raise TypeError(f"grads must be a list of tensors (or None), got {type(grads)}")
+        present = [g for g in grads if g is not None]
+        for g in present:
+            if not isinstance(g, Tensor) or not g.is_floating_point():
+                raise TypeError(
+                    "grads must be floating-point torch.Tensors (or None), got "
+                    f"{getattr(g, 'dtype', type(g))}"
+                )
+        if self.shapes is None:
+            if len(present) != len(grads):
+                raise ValueError(
+                    "the first call must give every gradient (the layout is taken from it), "
+                    "or call clear(shapes) first"
+                )
+            self.clear([g.shape for g in grads])
+        if len(grads) != len(self.shapes):
+            raise ValueError(f"grads must hold {len(self.shapes)} entries, got {len(grads)}")
         for i, g in enumerate(grads):
-            self._validate(g, i, path_idx, step)
-        return [self._apply(g, i, path_idx, step) for i, g in enumerate(grads)]
+            if g is not None and g.shape != self.shapes[i]:
+                raise ValueError(
+                    f"grad for param_idx={i} has shape {tuple(g.shape)}, but the layout has "
+                    f"shape {tuple(self.shapes[i])}"
+                )
+        if len({g.device for g in present}) > 1:
+            raise ValueError("grads must all be on one device")
+        for i, g in enumerate(grads):
+            if g is None:
+                continue
+            if step == self.last_step[i]:
+                raise RuntimeError(
+                    f"apply_all() called twice for param_idx={i} at step={step}: gradient "
+                    "accumulation is not supported with P-Adam/P-SAGA (each step's gradient "
+                    "must come from exactly one path). Call backward() once per step and zero "
+                    "the grads before the next backward()."
+                )
+            if step < self.last_step[i]:
+                raise ValueError(
+                    f"step must not decrease for param_idx={i}: got step={step} after "
+                    f"step={self.last_step[i]}"
+                )
 
-    def _apply(self, grad: Tensor, i: int, p: int, k: int) -> Tensor:
-        self._last_step[i] = k
-        self._shape[i] = tuple(grad.shape)
-        dev = grad.device
-        # Half-precision grads are computed in float32: squaring them would underflow.
-        cdt = torch.float64 if grad.dtype == torch.float64 else torch.float32
-        g = grad.detach().to(cdt)
+    def apply_all(
+        self, grads: Sequence[Tensor | None], path_idx: int, step: int
+    ) -> list[Tensor | None]:
+        """Transform the gradients of step ``step`` (one per parameter, None for a parameter
+        without gradient), computed from path ``path_idx``.
+
+        Returns new tensors with the gradients' shapes and dtypes (None where the input is
+        None). Nothing is changed when an argument is refused.
+        """
+        self._validate(grads, path_idx, step)
+        present = [i for i, g in enumerate(grads) if g is not None]
+        if not present:
+            return [None] * len(grads)
+        for i in present:
+            self.last_step[i] = step
+        first = grads[present[0]]
+        # Half-precision gradients are computed in float32: squaring them would underflow.
+        cdt = (
+            torch.float64
+            if any(grads[i].dtype == torch.float64 for i in present)
+            else (torch.float32)
+        )
+        if self.buffers is None:
+            self.buffers = PathBuffers(
+                self.n_paths, self.shapes, first.device, cdt, self.storage_dtype,
+                self.offload_to_cpu, with_adam=self.use_p_adam, with_saga=self.use_p_saga,
+            )  # fmt: skip
+        buf = self.buffers
+        buf.to_device(first.device)
+        flat = buf.flatten(grads, cdt)
+        if not (self.use_p_adam or self.use_p_saga):
+            return buf.unflatten(flat, grads)
+        # One device-side decision per step: which parameters' state this step updates.
+        has_grad = torch.zeros(len(grads), dtype=torch.bool, device=flat.device)
+        has_grad[present] = True
+        # min and max propagate NaN: one reduction instead of a full-size isfinite mask.
+        finite = torch.isfinite(torch.stack(torch.aminmax(flat))).all()
+        active = has_grad & finite
+        buf.skipped += (~finite).to(buf.skipped.dtype)
+        # Every per-parameter factor of the step, spread over the parameters' elements.
+        columns = {"active": active.to(cdt)}
         if self.use_p_adam:
-            g = g * self.grad_mult
-            prev = self._adam.get((p, i))
-            tau = prev[2] if prev is not None else 0
-            d1 = self.beta1 ** ((k - tau) / self.n_paths)
-            d2 = self.beta2 ** ((k - tau) / self.n_paths)
-            if prev is None:
-                m, v = (1.0 - d1) * g, (1.0 - d2) * (g * g)
-            else:
-                m = d1 * prev[0].to(dev, cdt) + (1.0 - d1) * g
-                v = d2 * prev[1].to(dev, cdt) + (1.0 - d2) * (g * g)
-            m_s, v_s = self._store(m), self._store(v)
-            self._adam[(p, i)] = (m_s, v_s, k)
-            # Compute from the stored (possibly low-precision) moments so that a state_dict
-            # round trip and a continuous run see exactly the same numbers.
-            bc1 = 1.0 - self.beta1 ** (k / self.n_paths)
-            bc2 = 1.0 - self.beta2 ** (k / self.n_paths)
-            m, v = m_s.to(dev, cdt), v_s.to(dev, cdt)
-            g = (m / bc1) / (self.eps + torch.sqrt(v / bc2))
+            age = (step - buf.tau[path_idx]) / self.n_paths
+            for name, beta in (("1", self.beta1), ("2", self.beta2)):
+                columns["keep" + name] = self._decay(beta, age, active, cdt, keep=True)
+                columns["new" + name] = self._decay(beta, age, active, cdt, keep=False)
         if self.use_p_saga:
-            old = self._table.get((p, i))
-            total = self._sum.get(i)
-            count = self._count.get(i, 0)
-            out = g.clone()
-            if old is not None:
-                out -= old.to(dev, cdt)
-            if total is not None:
-                out += total.to(dev, cdt) / max(1, count)
-            new = self._store(g)
-            self._table[(p, i)] = new
-            # Accumulate the stored values (not g) so the sum always equals the table's sum.
-            delta = new.to(dev, cdt) - (old.to(dev, cdt) if old is not None else 0.0)
-            self._sum[i] = self._store(
-                delta if total is None else total.to(dev, cdt) + delta, dtype=cdt
-            )
-            self._count[i] = count + (old is None)
-            g = out
-        # Without any transform g may alias grad; copy so that zeroing grads cannot change it.
-        return g.to(grad.dtype, copy=not (self.use_p_adam or self.use_p_saga))
+            columns["count"] = buf.visited.sum(dim=0).clamp_min(1).to(cdt)  # |Γ| per parameter
+        per_element = {name: buf.expand(value) for name, value in columns.items()}
+        active_flat = per_element["active"] != 0
+        g = torch.where(active_flat, flat, 0.0)
+        state = buf.load(path_idx, cdt)
+        if self.use_p_adam:
+            g = self._p_adam(buf, state, g, active, per_element, path_idx, step)
+        if self.use_p_saga:
+            g = self._p_saga(buf, state, g, active, active_flat, per_element, path_idx)
+        buf.store(path_idx, state)
+        # Non-finite steps hand the raw (non-finite) gradients back: a GradScaler skips them.
+        return buf.unflatten(torch.where(finite, g, flat), grads)
+
+    def _p_adam(self, buf, state, g, active, per_element, p, k) -> Tensor:
+        # In place where possible: on a CPU every fresh full-size temporary costs more than
+        # the arithmetic. m ← d m + (1 − d) g with d = β^age; 1 − d from expm1 in float64,
+        # so that it keeps full precision when d is close to 1 (β2 = 0.999). Inactive
+        # parameters get d = 1 and 1 − d = 0: their moments stay exactly as they were.
+        g.mul_(self.grad_mult)
+        m = state["m"].mul_(per_element["keep1"]).addcmul_(g, per_element["new1"])
+        v = state["v"].mul_(per_element["keep2"]).addcmul_(g * per_element["new2"], g)
+        buf.tau[p] = torch.where(active, float(k), buf.tau[p])
+        # Computed from the stored (possibly low-precision) moments, so that a state_dict
+        # round trip and a continuous run see exactly the same numbers.
+        state["m"], state["v"] = buf.round_to_storage(m), buf.round_to_storage(v)
+        bc1 = 1.0 - self.beta1 ** (k / self.n_paths)
+        bc2 = 1.0 - self.beta2 ** (k / self.n_paths)
+        denom = state["v"].mul(1.0 / bc2).sqrt_().add_(self.eps)
+        return state["m"].mul(1.0 / bc1).div_(denom)
+
+    @staticmethod
+    def _decay(beta: float, age: Tensor, active: Tensor, dtype, keep: bool) -> Tensor:
+        """Per parameter, ``β^age`` (``keep``) or ``1 − β^age``; 1 and 0 where inactive."""
+        if beta == 0.0:
+            value = torch.zeros_like(age) if keep else torch.ones_like(age)
+        else:
+            x = age * math.log(beta)
+            value = torch.exp(x) if keep else -torch.expm1(x)
+        return torch.where(active, value, 1.0 if keep else 0.0).to(dtype)
+
+    def _p_saga(self, buf, state, g, active, active_flat, per_element, p) -> Tensor:
+        old = state["t"]  # zeros where the path was never visited
+        mean = buf.total / per_element["count"]  # over the paths visited before this step
+        new = torch.where(active_flat, buf.round_to_storage(g), old)
+        # Accumulate the stored values (not g) so the sum always equals the table's sum.
+        buf.total.add_(new).sub_(old)
+        buf.visited[p] |= active
+        out = g.sub_(old).add_(mean)  # g is this step's own tensor
+        state["t"] = new
+        return out
+
+    # -- checkpoints ---------------------------------------------------------------------------
 
     def state_dict(self) -> dict:
-        """Plain-data snapshot (loadable with ``torch.load(weights_only=True)``)."""
+        """Plain-data snapshot (loadable with ``torch.load(weights_only=True)``). The tensors
+        are the state's own, not copies (as ``torch.optim``'s state dicts): save them before
+        the next step, or copy them."""
         return {
+            "format": FORMAT,
             "config": {key: getattr(self, key) for key in _CONFIG_KEYS},
-            "adam": [
-                {"path": p, "param": i, "m": m.clone(), "v": v.clone(), "tau": tau}
-                for (p, i), (m, v, tau) in self._adam.items()
-            ],
-            "saga": [{"path": p, "param": i, "t": t.clone()} for (p, i), t in self._table.items()],
-            "params": [
-                {
-                    "param": i,
-                    "last_step": s,
-                    "count": self._count.get(i, 0),
-                    "shape": list(self._shape[i]),
-                    "sum": self._sum[i].clone() if i in self._sum else None,
-                }
-                for i, s in self._last_step.items()
-            ],
+            "shapes": None if self.shapes is None else [list(s) for s in self.shapes],
+            "last_step": list(self.last_step),
+            "buffers": None if self.buffers is None else self.buffers.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore a snapshot; the configuration (except storage options) must match."""
-        keys = {"config", "adam", "saga", "params"}
-        if (
-            not isinstance(state, dict)
-            or not keys <= state.keys()
-            or not isinstance(state["config"], dict)
-        ):
+        """Restore a snapshot; the configuration (except storage options) must match. The
+        state goes to the device of the current state (the parameters') if there is one."""
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise ValueError(
                 "state must be a dict from PathwiseGradientTransform.state_dict() "
-                "with keys 'config', 'adam', 'saga', 'params'"
+                f"(format {FORMAT!r}; state dicts of earlier versions cannot be resumed)"
             )
         for key in _CONFIG_KEYS:
-            if state["config"].get(key) != getattr(self, key):
+            saved = state["config"].get(key)
+            if saved != getattr(self, key) and not (
+                isinstance(saved, float) and math.isclose(saved, getattr(self, key), rel_tol=0)
+            ):
                 raise ValueError(
-                    f"state_dict mismatch for {key}: saved "
-                    f"{state['config'].get(key)!r}, this transform has "
+                    f"state_dict mismatch for {key}: saved {saved!r}, this transform has "
                     f"{getattr(self, key)!r}"
                 )
-        for entry in state["adam"] + state["saga"]:
-            if not 0 <= entry["path"] < self.n_paths:
-                raise ValueError(f"state_dict has path {entry['path']} outside [0, {self.n_paths})")
-        self.clear()
-        for e in state["adam"]:
-            self._adam[(e["path"], e["param"])] = (
-                self._store(e["m"]),
-                self._store(e["v"]),
-                e["tau"],
-            )
-        for e in state["saga"]:
-            self._table[(e["path"], e["param"])] = self._store(e["t"])
-        for e in state["params"]:
-            self._last_step[e["param"]] = e["last_step"]
-            self._count[e["param"]] = e["count"]
-            self._shape[e["param"]] = tuple(e["shape"])
-            if e["sum"] is not None:
-                self._sum[e["param"]] = self._store(e["sum"], dtype=e["sum"].dtype)
+        device = None if self.buffers is None else self.buffers.device
+        self.shapes = None if state["shapes"] is None else [torch.Size(s) for s in state["shapes"]]
+        self.buffers = None
+        self.last_step = [int(s) for s in state["last_step"]]
+        if state["buffers"] is not None:
+            self.buffers = PathBuffers.from_state_dict(
+                state["buffers"], self.n_paths, self.shapes, self.storage_dtype,
+                self.offload_to_cpu, device,
+            )  # fmt: skip

@@ -1,30 +1,37 @@
 """The parameters whose gradients SCRAPL transforms per path, and the guards around them.
 
-P-Adam and P-SAGA (:mod:`scrapl.pathwise.adam_saga`; Mitcheltree et al., ICLR 2026) transform the
-gradient of one training step, which must come from exactly one path: gradient accumulation
-mixes paths and is refused (SPEC §3). A gradient hook on every attached parameter sees each
-gradient as it arrives, in one of two modes:
+P-Adam and P-SAGA (:mod:`scrapl.pathwise.adam_saga`; Mitcheltree et al., ICLR 2026) transform
+the gradient of one training step, which must come from exactly one path: gradient
+accumulation mixes paths and is refused. Every attached parameter carries two hooks: one that
+sees each gradient as it arrives (before it is added to ``.grad``) and one after it was added.
+The step's gradients are then transformed together, in place in ``.grad``, in one of two modes:
 
-* **hooks** (``use_hooks=True``): the hook returns the transformed gradient, inside
-  ``backward``;
-* **deferred** (``use_hooks=False``, for trainers that all-reduce gradients across devices):
-  the hook only records that the parameter received the gradient of this step's path, and
-  :meth:`AttachedParams.transform` later transforms exactly those gradients in place.
+* **hooks** (``use_hooks=True``): at the end of the ``backward`` call (a callback queued on
+  the autograd engine when the backward reaches the loss);
+* **deferred** (``use_hooks=False``, for trainers that all-reduce gradients across devices or
+  unscale them, e.g. a ``GradScaler``): when :meth:`AttachedParams.transform` is called.
 
 Both modes refuse the same mistakes with the same error: a backward onto a gradient that was
 neither zeroed nor (deferred mode) transformed, a backward through the loss of an earlier
 forward (two losses summed, or an older loss), a backward through a loss evaluated in eval
-mode, and (deferred mode) a second transform of the same gradients. A parameter that gets
-no gradient on a step (its hook does not fire: it took no part in the loss) is left alone in
-both modes, as ``torch.optim`` leaves parameters whose ``grad`` is None.
+mode, and (deferred mode) a second transform of the same gradients. A parameter that gets no
+gradient on a step (it took no part in the loss) is left alone in both modes, as
+``torch.optim`` leaves parameters whose ``grad`` is None.
+
+No check reads a tensor's values: a gradient is recognised by identity and version counter
+(``Tensor._version``, bumped by every in-place change such as ``zero_grad(set_to_none=False)``),
+so nothing here waits for a GPU. A gradient that was zeroed, or changed in place, since this
+module last saw it counts as discarded, not as one to accumulate onto.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 
+import torch
 from torch import Tensor
 
 from scrapl.pathwise.adam_saga import PathwiseGradientTransform
@@ -38,6 +45,21 @@ NO_TRAINING_PATH = (
     "no SCRAPL path was sampled in training mode before this backward pass: call the loss "
     "in training mode (loss.train()) before backward"
 )
+NOT_FROM_A_STEP = (
+    "transform_grads() found gradients that no backward pass through a training-mode SCRAPL "
+    "loss produced since the last transform_grads() (called twice in one step?): each step's "
+    f"gradient is transformed once; {ACCUMULATION_ADVICE}."
+)
+
+
+class _Seen:
+    """A gradient tensor as it was when seen: the same object, not changed in place since."""
+
+    def __init__(self, grad: Tensor) -> None:
+        self.ref, self.version = weakref.ref(grad), grad._version
+
+    def unchanged(self, grad: Tensor | None) -> bool:
+        return grad is not None and self.ref() is grad and grad._version == self.version
 
 
 class AttachedParams:
@@ -52,26 +74,40 @@ class AttachedParams:
         self.params: list[Tensor] = []
         self.use_hooks = True
         self.handles: list = []
-        # (path, step) of the latest training-mode forward: the source of this step's gradient.
-        self.current: tuple[int, int] | None = None
-        # Deferred mode: parameter index -> (path, step) of its gradient awaiting transform().
-        self.pending: dict[int, tuple[int, int]] = {}
         self.suspended = False
+        self.reset()
 
     def attach(self, params: list[Tensor], use_hooks: bool) -> None:
         """Replace the attached parameters (an empty list detaches); hooks on every one."""
         for handle in self.handles:
             handle.remove()
-        self.params, self.use_hooks, self.pending = params, use_hooks, {}
-        self.handles = [p.register_hook(partial(self._on_grad, i, p)) for i, p in enumerate(params)]
+        self.params, self.use_hooks = params, use_hooks
+        self.handles = []
+        for i, p in enumerate(params):
+            self.handles.append(p.register_hook(partial(self._on_grad, i, p)))
+            self.handles.append(p.register_post_accumulate_grad_hook(partial(self._on_stored, i)))
+        self.pathwise.clear([p.shape for p in params])
+        self.reset()
 
     def reset(self) -> None:
-        """Forget the current step and the pending gradients (the loss's state was replaced)."""
-        self.current, self.pending = None, {}
+        """Forget the current step and the gradients seen (the loss's state was replaced)."""
+        self.current: tuple[int, int] | None = None
+        # Parameter index -> (path, step) of its gradient awaiting the transform.
+        self.pending: dict[int, tuple[int, int]] = {}
+        self.received: dict[int, _Seen] = {}  # the gradients awaiting the transform
+        self.transformed: dict[int, _Seen] = {}  # as the last transform left them
+        self.raw: dict[int, _Seen] = {}  # stored while suspended (never to be transformed)
+        self.callback_queued = False
 
     def start_step(self, path_idx: int, step: int) -> None:
         """A training-mode forward along ``path_idx`` began global step ``step``."""
         self.current = (path_idx, step)
+        self.callback_queued = False
+        # Gradients awaiting a transform that were discarded since (zeroed, set to None).
+        for i in [i for i in self.pending if not self.received[i].unchanged(self.params[i].grad)]:
+            del self.pending[i], self.received[i]
+        if self.params:
+            self.pathwise.prefetch(path_idx)
 
     def watch(self, output: Tensor, source: tuple[int, int] | None) -> None:
         """Check, when a gradient flows back through ``output`` (the loss of one forward),
@@ -89,6 +125,8 @@ class AttachedParams:
         finally:
             self.suspended = before
 
+    # -- hooks ---------------------------------------------------------------------------
+
     def _on_output_grad(self, source: tuple[int, int] | None, grad: Tensor) -> None:
         if self.suspended:
             return
@@ -105,22 +143,35 @@ class AttachedParams:
                 f"while the current step is {now}: each step's gradient must come from its "
                 f"own path, so backward must follow each forward; {ACCUMULATION_ADVICE}."
             )
+        if self.use_hooks and not self.callback_queued:
+            self.callback_queued = True
+            torch.autograd.Variable._execution_engine.queue_callback(self._end_of_backward)
 
-    def _on_grad(self, idx: int, param: Tensor, grad: Tensor) -> Tensor | None:
+    def _on_grad(self, idx: int, param: Tensor, grad: Tensor) -> None:
         if self.suspended:
-            return None
-        # A zero .grad is a gradient that was discarded (zero_grad), not one to accumulate onto.
-        if param.grad is not None and bool((param.grad != 0).any()):
+            return
+        live = (self.received.get(idx), self.transformed.get(idx), self.raw.get(idx))
+        if any(seen is not None and seen.unchanged(param.grad) for seen in live):
             raise RuntimeError(
                 f"attached parameter {idx} already holds a gradient: {ACCUMULATION_ADVICE}."
             )
         if self.current is None:
             raise RuntimeError(NO_TRAINING_PATH)
-        if not self.use_hooks:
-            self.pending[idx] = self.current
-            return None
-        path_idx, step = self.current
-        return self.pathwise.apply(grad, idx, path_idx, step)
+        self.pending[idx] = self.current
+
+    def _on_stored(self, idx: int, param: Tensor) -> None:
+        if param.grad is None:
+            return
+        if self.suspended:
+            self.raw[idx] = _Seen(param.grad)
+        elif idx in self.pending:
+            self.received[idx] = _Seen(param.grad)
+
+    def _end_of_backward(self) -> None:
+        self.callback_queued = False
+        self._transform_pending()
+
+    # -- the transform -------------------------------------------------------------------------
 
     def transform(self) -> None:
         """Deferred mode: transform in place the ``.grad`` that each parameter received from
@@ -133,16 +184,24 @@ class AttachedParams:
                 "hooks, the gradients were already transformed during backward"
             )
         if not self.pending:
-            if any(p.grad is not None and bool((p.grad != 0).any()) for p in self.params):
-                raise RuntimeError(
-                    "transform_grads() found gradients that no backward pass through a "
-                    "training-mode SCRAPL loss produced since the last transform_grads() "
-                    "(called twice in one step?): each step's gradient is transformed once; "
-                    f"{ACCUMULATION_ADVICE}."
-                )
+            seen = [*self.transformed.items(), *self.raw.items()]
+            if any(s.unchanged(self.params[i].grad) for i, s in seen):
+                raise RuntimeError(NOT_FROM_A_STEP)
             return
+        self._transform_pending()
+
+    def _transform_pending(self) -> None:
         pending, self.pending = self.pending, {}
-        for idx, (path_idx, step) in sorted(pending.items()):
-            param = self.params[idx]
-            if param.grad is not None:
-                param.grad.copy_(self.pathwise.apply(param.grad, idx, path_idx, step))
+        self.received = {}
+        # One call per (path, step): normally the whole step at once.
+        for path_idx, step in sorted(set(pending.values()), key=lambda ps: ps[1]):
+            idxs = [i for i, src in pending.items() if src == (path_idx, step)]
+            idxs = [i for i in idxs if self.params[i].grad is not None]
+            if not idxs:
+                continue
+            grads = [self.params[i].grad if i in idxs else None for i in range(len(self.params))]
+            outs = self.pathwise.apply_all(grads, path_idx, step)
+            torch._foreach_copy_([grads[i] for i in idxs], [outs[i] for i in idxs])
+            for i in idxs:
+                self.transformed[i] = _Seen(self.params[i].grad)
+                self.raw.pop(i, None)

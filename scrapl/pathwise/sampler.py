@@ -78,7 +78,11 @@ class PathSampler:
 
     def clear(self) -> None:
         """Reset pi to uniform, re-seed the generator and restart the visit-all-first pass."""
-        self.probs: torch.Tensor = torch.full((self.n_paths,), self.unif_prob, dtype=torch.float64)
+        # π and the draws live on the host whatever the default device: choosing a path is a
+        # host decision (it selects which filters run), so drawing it costs no device sync.
+        self.probs: torch.Tensor = torch.full(
+            (self.n_paths,), self.unif_prob, dtype=torch.float64, device="cpu"
+        )
         if self._seed is None:
             self._gen.seed()  # nondeterministic, so two unseeded samplers differ
         else:
@@ -135,7 +139,8 @@ class PathSampler:
             return int(torch.multinomial(self.probs, 1, generator=gen).item())
         if self.sample_all_paths_first and self._perm_pos < self.n_paths:
             if not self._perm:
-                self._perm = torch.randperm(self.n_paths, generator=self._gen).tolist()
+                perm = torch.randperm(self.n_paths, generator=self._gen, device="cpu")
+                self._perm = perm.tolist()
             path = self._perm[self._perm_pos]
             self._perm_pos += 1
             return path
