@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.audio_io import atomic_output
+from experiments.checkpoint_policy import has_omitted_pathwise
 from scrapl.validation import load_torch_file
 
 __all__ = ["EXPECTED", "read_resume_checkpoint", "trim_metrics_after"]
@@ -55,6 +56,11 @@ def read_resume_checkpoint(path: str | Path) -> dict[str, Any]:
         isinstance(k, str) and k.startswith("encoder.") for k in ckpt["state_dict"]
     ):
         problem = "it is a Lightning checkpoint of another model (no encoder.* weights)"
+    elif has_omitted_pathwise(ckpt):
+        problem = (
+            "it holds no P-Adam/P-SAGA state (a best-k checkpoint, written for evaluation): "
+            "resume from the run's checkpoints/last.ckpt"
+        )
     else:
         problem = None
     if problem is not None:

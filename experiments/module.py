@@ -36,16 +36,18 @@ are complete (and all-reduced under DDP), so one code path serves one and many d
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
-import numpy as np
 import torch
 from torch import Tensor, nn
 
+from experiments.checkpoint_policy import STORAGE_DTYPES, has_omitted_pathwise, store_pathwise_as
 from experiments.data.recon_seeds import reconstruction_seeds
+from experiments.pathwise_checks import check_accumulation, check_plain_sgd
+from experiments.precision import as_full_precision, full_precision, scaler_found_inf
+from experiments.rng_state import gather_rng_states, restore_rng_state
 from experiments.synths.common import render, synth_takes_seed
 from experiments.synths.shift import pad_shift
 from scrapl.validation import check_bool, check_int, check_positive
@@ -63,35 +65,6 @@ ENCODER_AUTOCAST = (None, "bf16")
 def theta_l1_permille(theta_hat: Tensor, theta: Tensor) -> Tensor:
     """Mean absolute error per θ dimension in per mille of the unit range, ``(n_theta,)``."""
     return 1000.0 * (theta_hat.detach() - theta).abs().mean(dim=0)
-
-
-def _rng_state() -> dict[str, Any]:
-    # Plain types and tensors only, so that checkpoints load with torch.load(weights_only=True).
-    # numpy's legacy global RNG is the one third-party losses draw from (auraloss).
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002
-    state = {
-        "torch": torch.get_rng_state(),
-        "numpy": [
-            str(kind),
-            torch.from_numpy(keys.astype(np.int64)),
-            int(pos),
-            int(has_gauss),
-            float(gauss),
-        ],
-        "python": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    kind, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))  # noqa: NPY002
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 class SoundMatching(pl.LightningModule):
@@ -118,6 +91,8 @@ class SoundMatching(pl.LightningModule):
             TR-808 LinearLR).
         encoder_autocast: None (float32) or ``"bf16"``: bfloat16 autocast for the encoder only.
         compile_encoder: run the encoder through ``torch.compile``.
+        checkpoint_pathwise_dtype: None, or ``"bfloat16"`` / ``"float16"``: the P-Adam/P-SAGA
+            state stored in that precision in checkpoints (:mod:`experiments.checkpoint_policy`).
     """
 
     def __init__(
@@ -135,6 +110,7 @@ class SoundMatching(pl.LightningModule):
         scheduler_interval: str = "step",
         encoder_autocast: str | None = None,
         compile_encoder: bool = False,
+        checkpoint_pathwise_dtype: str | None = None,
     ) -> None:
         super().__init__()
         for name, obj in (("synth", synth), ("encoder", encoder), ("loss", loss)):
@@ -182,6 +158,12 @@ class SoundMatching(pl.LightningModule):
             )
         self.encoder_autocast = encoder_autocast
         self.compile_encoder = check_bool("compile_encoder", compile_encoder)
+        if checkpoint_pathwise_dtype not in (None, *STORAGE_DTYPES):
+            raise ValueError(
+                f"checkpoint_pathwise_dtype must be one of {sorted(STORAGE_DTYPES)} or None, "
+                f"got {checkpoint_pathwise_dtype!r}"
+            )
+        self.checkpoint_pathwise_dtype = checkpoint_pathwise_dtype
         # Not a submodule: the compiled wrapper would add a second copy of the weights' keys.
         self.__dict__["_encode"] = None
         self.val_examples: dict[str, Tensor] | None = None
@@ -198,14 +180,9 @@ class SoundMatching(pl.LightningModule):
         if not self.pathwise:
             return
         # Checked at every stage, so that a bad set-up fails before a pre-fit validation.
-        accumulate = self.trainer.accumulate_grad_batches
-        if accumulate != 1:
-            raise ValueError(
-                f"trainer.accumulate_grad_batches must be 1 with {type(self.loss).__name__} "
-                f"(P-Adam/P-SAGA transform each step's gradient of one path), got {accumulate}"
-            )
+        check_accumulation(self.trainer.accumulate_grad_batches, type(self.loss).__name__)
         if self.loss.use_p_adam:
-            self._check_plain_sgd(self.optimizer_factory(self.encoder.parameters()))
+            check_plain_sgd(self.optimizer_factory(self.encoder.parameters()))
         if stage == "fit":
             # Attached before the checkpoint is restored, so its P-Adam/P-SAGA state survives.
             self.loss.attach_params(
@@ -215,26 +192,12 @@ class SoundMatching(pl.LightningModule):
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(self.encoder.parameters())
         if self.pathwise and self.loss.use_p_adam:
-            self._check_plain_sgd(optimizer)
+            check_plain_sgd(optimizer)
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer)
         lr_scheduler = {"scheduler": scheduler, "interval": self.scheduler_interval}
         return {"optimizer": optimizer, "lr_scheduler": lr_scheduler}
-
-    @staticmethod
-    def _check_plain_sgd(optimizer: torch.optim.Optimizer) -> None:
-        groups = optimizer.param_groups
-        plain = isinstance(optimizer, torch.optim.SGD) and all(
-            g.get("momentum", 0) == 0 and not g.get("nesterov", False) for g in groups
-        )
-        if not plain:
-            raise ValueError(
-                "P-Adam already keeps Adam moments per path: the optimizer must be plain SGD "
-                "(torch.optim.SGD, momentum=0, nesterov=False; weight decay is fine), got "
-                f"{type(optimizer).__name__} with momentum={groups[0].get('momentum')}, "
-                f"betas={groups[0].get('betas')}"
-            )
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -280,8 +243,17 @@ class SoundMatching(pl.LightningModule):
 
     def _step(self, batch: Batch, stage: str, batch_idx: int) -> tuple[Tensor, tuple | None]:
         theta = batch.get("theta")
-        x = self.target(batch)
-        theta_hat = self(x)
+        device_type = self.device.type
+        with full_precision(device_type):  # the synth in full precision (experiments.precision)
+            x = self.target(batch)
+        theta_hat = self(x)  # under the trainer's autocast, if any
+        with full_precision(device_type):
+            return self._compare(batch, stage, batch_idx, x, as_full_precision(theta_hat), theta)
+
+    def _compare(
+        self, batch: Batch, stage: str, batch_idx: int, x: Tensor, theta_hat: Tensor,
+        theta: Tensor | None,
+    ) -> tuple[Tensor, tuple | None]:  # fmt: skip
         need_audio = (
             self.compares == "audio"
             or (stage == "val" and batch_idx == 0)
@@ -358,26 +330,44 @@ class SoundMatching(pl.LightningModule):
         The reconstruction seeds depend on each example alone (not on its batch), so an
         example gives the same reconstruction here as in the test loop (what
         :class:`experiments.callbacks.test_audio.TestAudio` keeps)."""
-        x = self.target(batch)
+        with full_precision(self.device.type):
+            x = self.target(batch)
         theta_hat = self(x)
-        x_hat, x = self.aligned(self.reconstruct(theta_hat, batch, "test"), x, batch, "test")
+        with full_precision(self.device.type):
+            theta_hat = as_full_precision(theta_hat)
+            x_hat = self.reconstruct(theta_hat, batch, "test")
+            x_hat, x = self.aligned(x_hat, x, batch, "test")
         start = self.pad or 0
         return {"x": x[..., start:], "x_hat": x_hat[..., start:], "theta_hat": theta_hat}
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         if self.pathwise:
-            self.loss.transform_grads()
+            # 16-mixed: a step the GradScaler skips (overflow) leaves P-Adam/P-SAGA alone too.
+            if not scaler_found_inf(self._trainer, optimizer):
+                self.loss.transform_grads()
         elif self.grad_mult != 1.0:
             for p in self.encoder.parameters():
                 if p.grad is not None:
                     p.grad.mul_(self.grad_mult)
 
-    # -- exact resume: the global RNGs (dropout, random-resolution losses) ---------------------
+    # -- checkpoints: RNGs of every rank, the path-wise state (experiments.checkpoint_policy) --
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["rng_state"] = _rng_state()
+        checkpoint["rng_state"] = gather_rng_states(self.device)  # a collective: every rank
+        if not has_omitted_pathwise(checkpoint):
+            store_pathwise_as(checkpoint, self.checkpoint_pathwise_dtype)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if has_omitted_pathwise(checkpoint):
+            if self._trainer is not None and self.trainer.training:
+                raise ValueError(
+                    "this checkpoint has no P-Adam/P-SAGA state (a best-k checkpoint, kept for "
+                    "evaluation): resume training from checkpoints/last.ckpt"
+                )
+            # Evaluation: the loss keeps an empty path-wise state (it does not train).
+            self.loss.pathwise.clear()
+            extra = checkpoint["state_dict"]["loss._extra_state"]
+            extra["pathwise"] = self.loss.pathwise.state_dict()
         # Applied when training starts, after the sanity validation that the uninterrupted
         # run did not do at this point.
         self._restored_rng = checkpoint.get("rng_state")
@@ -390,5 +380,5 @@ class SoundMatching(pl.LightningModule):
 
     def on_train_start(self) -> None:
         if self._restored_rng is not None:
-            _set_rng_state(self._restored_rng)
+            restore_rng_state(self._restored_rng, self.global_rank, self.device)
             self._restored_rng = None

@@ -66,6 +66,9 @@ OUTPUT_ONLY_KEYS = (
     "callbacks.last_checkpoint",
     "callbacks.last_checkpoint_steps",
     "callbacks.model_checkpoint._target_",
+    "callbacks.model_checkpoint.keep_pathwise_state",
+    "checkpoint",
+    "module.checkpoint_pathwise_dtype",
     "stop_signals",
 )
 # The files by which a folder holds a run (.hydra/ and train.log are written by every start).

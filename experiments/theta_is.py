@@ -12,14 +12,14 @@ epoch 0, or none for a synth that takes none; with a ``pad``, the training shift
 synth in eval mode. The published runs computed it once, with seed 0, and loaded the same
 probabilities in every seed's run (``loss.probs_path``, see ``scripts/warmup.py``).
 
-Warmup cache: the warmup directory is ``cache_dir / f"{label}_{key}"``, where ``key`` is a
-SHA-256 digest of what determines the result: the library's configuration record
-(:func:`scrapl.warmup.warmup_record`: the loss's transform and distance, n_iter, fingerprints
-of the warmup audio, seeds and encoder weights) and the encoder and synth configurations
-(their ``repr``). Anything that computes the same warmup, a training run restarted after a
-kill, a later run with the same seed or ``scripts/warmup.py``, finds the same directory and
-resumes it (the library skips every (path, θ) value already on disk), and different set-ups
-can never mix values.
+Warmup cache: the warmup directory is ``cache_dir / f"{label}_{key}"``, ``key`` a digest of
+what determines the result before anything is rendered (set-up, θ, seeds, initial weights;
+:mod:`experiments.theta_is_cache`), never of the audio's bits, which differ between devices
+and thread counts. The folder keeps the batches of the first process that reached it, and
+every process computes on those: a training run restarted after a kill, a later run with
+the same seed, ``scripts/warmup.py`` on another device or another DDP rank finds the same
+folder and the same audio, and resumes it (the library skips every (path, θ) value already
+on disk); different set-ups never mix values.
 
 No Lightning here: :class:`experiments.callbacks.theta_is.ThetaIS` calls :func:`run_theta_is`
 from a training run.
@@ -31,7 +31,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,15 +42,20 @@ from torch.utils.data import Dataset, default_collate
 from experiments.data.recon_seeds import reconstruction_seeds
 from experiments.synths.common import render, synth_takes_seed
 from experiments.synths.shift import pad_shift
+from experiments.theta_is_cache import read_or_write_batches, warmup_key
 from scrapl.validation import check_int
-from scrapl.warmup.store import sha256
-from scrapl.warmup.theta_is import warmup_record
 
-__all__ = ["WarmupSet", "chunk_range", "prepare_warmup", "run_theta_is", "warmup_batches"]
+__all__ = [
+    "WarmupSet",
+    "adopt_folder_batches",
+    "chunk_range",
+    "prepare_warmup",
+    "run_theta_is",
+    "warmup_batches",
+    "warmup_items",
+]
 
 log = logging.getLogger(__name__)
-
-_KEY_CHARS = 16
 
 
 def _item_keys(item: object, index: int, takes_seed: bool, pad: int | None) -> list[str]:
@@ -142,15 +147,11 @@ def warmup_batches(
             f"got {n_examples}"
         )
     takes_seed = synth_takes_seed(synth)
+    items = warmup_items(dataset, order, n_examples, takes_seed, pad)
     theta_fn_kwargs: list[dict[str, Tensor]] = []
     synth_fn_kwargs: list[dict[str, Tensor]] = []
     for start in range(0, n_examples, batch_size):
-        chunk = order[start : min(start + batch_size, n_examples)]
-        items = []
-        for i in chunk:
-            item = dataset[i]
-            items.append({k: item[k] for k in _item_keys(item, i, takes_seed, pad)})
-        batch = default_collate(items)
+        batch = default_collate(items[start : min(start + batch_size, n_examples)])
         synth_kwargs = {}
         if takes_seed:
             synth_kwargs["seed"] = reconstruction_seeds(run_seed, "train", 0, batch["seed"])
@@ -172,6 +173,17 @@ def warmup_batches(
             synth_kwargs["shift"] = batch["shift"]
         synth_fn_kwargs.append(synth_kwargs)
     return theta_fn_kwargs, synth_fn_kwargs
+
+
+def warmup_items(
+    dataset: Dataset, order: Sequence[int], n_examples: int, takes_seed: bool, pad: int | None
+) -> list[dict[str, Tensor]]:
+    """The first ``n_examples`` items of ``order``, restricted to the keys the warmup reads."""
+    items = []
+    for i in list(order)[:n_examples]:
+        item = dataset[i]
+        items.append({k: item[k] for k in _item_keys(item, i, takes_seed, pad)})
+    return items
 
 
 def _to(value: Tensor, device: torch.device | str | None, dtype: torch.dtype | None) -> Tensor:
@@ -258,14 +270,20 @@ def prepare_warmup(
             dataset, synth, order, n_examples, batch_size, run_seed,
             device=params[0].device, pad=pad, dtype=params[0].dtype,
         )  # fmt: skip
-    record = warmup_record(loss, theta_kwargs, params, synth_kwargs, n_iter=n_iter)
-    determined_by = [record, repr(encoder), repr(synth)]
-    if pad is not None:
-        determined_by.append(f"pad={pad}")
-    key = sha256(determined_by)[:_KEY_CHARS]
+    items = warmup_items(dataset, order, n_examples, synth_takes_seed(synth), pad)
+    key = warmup_key(loss, encoder, synth, items, params, run_seed, batch_size, n_iter, pad)
     save_dir = Path(cache_dir) / f"{label}_{key}"
     synth_fn = None if pad is None else _ShiftedSynth(synth, pad)
     return WarmupSet(theta_fn, theta_kwargs, synth_kwargs, params, save_dir, synth_fn)
+
+
+def adopt_folder_batches(warmup: WarmupSet) -> WarmupSet:
+    """``warmup`` computing on its folder's batches (written from its own if the folder has
+    none yet; see :mod:`experiments.theta_is_cache`), on the parameters' device."""
+    theta_kwargs, synth_kwargs = read_or_write_batches(
+        warmup.save_dir, warmup.theta_kwargs, warmup.synth_kwargs, warmup.params[0].device
+    )
+    return replace(warmup, theta_kwargs=theta_kwargs, synth_kwargs=synth_kwargs)
 
 
 def chunk_range(n_paths: int, n_chunks: int, chunk: int) -> tuple[int, int]:
@@ -311,6 +329,8 @@ def run_theta_is(
                 "Both are already in eval mode: look for randomness that ignores eval() "
                 "(e.g. F.dropout(training=True), noise from the global RNG instead of the seed)."
             )
+        # Checked before anything is written; then the folder's batches (module docstring).
+        warmup = adopt_folder_batches(warmup)
         log.info(
             f"θ-IS warmup: {len(warmup.theta_kwargs)} batch(es), {n_iter} power iterations, "
             f"save_dir {str(warmup.save_dir)!r}"

@@ -3,7 +3,12 @@
     python scripts/warmup.py experiment=granular [preset=quick]          # seed 0
     python scripts/warmup.py -m experiment=granular warmup.n_chunks=4 warmup.chunk=0,1,2,3
     python scripts/warmup.py experiment=granular warmup.merge=true
+    python scripts/warmup.py experiment=granular trainer=gpu     # on the trainer's accelerator
+    python scripts/warmup.py experiment=granular trainer=ddp trainer.devices=4   # split over 4
 
+It runs on the trainer config's accelerator and devices (``trainer=cpu`` picks the CPU);
+with several devices one process per device splits the paths as a DDP training run does
+(:func:`experiments.theta_is_ranks.warmup_on_ranks`).
 The encoder and the data order are built exactly as ``scripts/train.py`` builds them for the
 same seed, and the warmup directory is the one a training run with the same set-up would use
 (:mod:`experiments.theta_is`), so the result equals what the θ-IS callback of that run would
@@ -18,20 +23,62 @@ from pathlib import Path
 
 import hydra
 import lightning.pytorch as pl
+from lightning.fabric import Fabric
 from omegaconf import DictConfig
 
+from experiments.matmul_precision import set_float32_matmul_precision
 from experiments.theta_is import chunk_range, prepare_warmup, run_theta_is
+from experiments.theta_is_ranks import Ranks, warmup_on_ranks
 from scrapl.warmup.store import PROBS_NAME
 
 log = logging.getLogger("warmup")
 
 
+def _fabric(trainer_cfg: DictConfig) -> Fabric:
+    """Fabric on the trainer config's accelerator and devices (DDP with several), with its
+    float32 matrix-product precision."""
+    accelerator = trainer_cfg.get("accelerator", "cpu")
+    if not isinstance(accelerator, str):  # an accelerator config (trainer=gpu): TF32 choice
+        set_float32_matmul_precision(accelerator.get("float32_matmul_precision", "highest"))
+        accelerator = "gpu"
+    devices = trainer_cfg.get("devices", 1)
+    several = (
+        devices == -1
+        or (isinstance(devices, int) and devices > 1)
+        or (not isinstance(devices, int))
+    )
+    fabric = Fabric(
+        accelerator=accelerator,
+        devices=devices,
+        num_nodes=trainer_cfg.get("num_nodes", 1),
+        strategy="ddp" if several else "auto",
+    )
+    fabric.launch()
+    return fabric
+
+
+def _fabric_ranks(fabric: Fabric) -> Ranks:
+    def all_true(flag: bool) -> bool:
+        import torch
+
+        value = torch.tensor(int(bool(flag)), device=fabric.device)
+        return bool(fabric.all_reduce(value, reduce_op="sum") == fabric.world_size)
+
+    return Ranks(
+        fabric.global_rank, fabric.world_size, lambda o: fabric.broadcast(o, src=0), all_true
+    )
+
+
 def warmup(cfg: DictConfig) -> Path:
     """Run (a chunk of) the warmup, or merge its folder; returns the warmup folder."""
+    fabric = _fabric(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True)
     # Same construction order as scripts/train.py: same random initial weights.
     datamodule = hydra.utils.instantiate(cfg.data)
     module = hydra.utils.instantiate(cfg.module)
+    if str(cfg.trainer.get("precision")) in ("64-true", "64", "double"):
+        module.double()  # what the trainer's precision plugin does to the module
+    module.to(fabric.device)
     loss = module.loss
     if not callable(getattr(loss, "warmup_lc_hvp", None)):
         raise ValueError(
@@ -54,6 +101,16 @@ def warmup(cfg: DictConfig) -> Path:
     save_dir = prepared.save_dir
     if cfg.warmup.merge:
         probs = loss.load_probs_from_warmup_dir(save_dir)
+    elif fabric.world_size > 1:
+        if cfg.warmup.n_chunks != 1 or cfg.warmup.theta_idxs is not None:
+            raise ValueError(
+                "warmup.n_chunks and warmup.theta_idxs split the warmup over separate jobs; "
+                f"with trainer.devices={cfg.trainer.devices} the devices split it: use one"
+            )
+        probs, save_dir = warmup_on_ranks(
+            loss, module.encoder, module.synth, prepared, cfg.theta_is.n_iter,
+            ranks=_fabric_ranks(fabric), wait_timeout_s=cfg.theta_is.wait_timeout_s,
+        )  # fmt: skip
     else:
         start, end = chunk_range(loss.n_paths, cfg.warmup.n_chunks, cfg.warmup.chunk)
         log.info(f"θ-IS warmup of paths [{start}, {end}) of {loss.n_paths} into {save_dir}")
@@ -67,6 +124,8 @@ def warmup(cfg: DictConfig) -> Path:
             end_path_idx=end,
             theta_idxs=cfg.warmup.theta_idxs,
         )
+    if fabric.global_rank != 0:
+        return save_dir
     if probs is None:
         print(f"Chunk done; other paths are missing in {save_dir} (merge when all are done).")
     elif not (save_dir / PROBS_NAME).is_file():

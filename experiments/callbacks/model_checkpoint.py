@@ -37,6 +37,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from experiments.audio_io import atomic_output
 from experiments.callbacks.step_checkpoint import epoch_complete
+from experiments.checkpoint_policy import pathwise_state_omitted
 
 __all__ = ["RunModelCheckpoint"]
 
@@ -62,7 +63,52 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 class RunModelCheckpoint(ModelCheckpoint):
-    """:class:`ModelCheckpoint` (same arguments), see the module docstring."""
+    """:class:`ModelCheckpoint` (same arguments), see the module docstring; and
+    ``keep_pathwise_state``: False writes the files without the SCRAPL loss's P-Adam/P-SAGA
+    state (best-k checkpoints, for evaluation: :mod:`experiments.checkpoint_policy`)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        keep_pathwise_state: bool = True,
+        save_at_last_epoch: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        for name, value in (
+            ("keep_pathwise_state", keep_pathwise_state),
+            ("save_at_last_epoch", save_at_last_epoch),
+        ):
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be a bool, got {value!r}")
+        self.keep_pathwise_state = keep_pathwise_state
+        self.save_at_last_epoch = save_at_last_epoch
+
+    def _at_last_epoch(self, trainer: pl.Trainer, hook: Any) -> None:
+        """``hook()``, saving also at the fit's last epoch when ``save_at_last_epoch``
+        (whatever ``every_n_epochs``, 0 included)."""
+        max_epochs = trainer.max_epochs
+        last = max_epochs is not None and max_epochs > 0 and trainer.current_epoch + 1 >= max_epochs
+        if not (self.save_at_last_epoch and last):
+            hook()
+            return
+        every, self._every_n_epochs = self._every_n_epochs, 1
+        try:
+            hook()
+        finally:
+            self._every_n_epochs = every
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._at_last_epoch(
+            trainer, lambda: super(RunModelCheckpoint, self).on_validation_end(trainer, pl_module)
+        )
+
+    def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
+        if self.keep_pathwise_state:
+            super()._save_checkpoint(trainer, filepath)
+            return
+        with pathwise_state_omitted(getattr(trainer.lightning_module, "loss", None)):
+            super()._save_checkpoint(trainer, filepath)
 
     @property
     def state_key(self) -> str:
@@ -70,7 +116,10 @@ class RunModelCheckpoint(ModelCheckpoint):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if epoch_complete(trainer):
-            super().on_train_epoch_end(trainer, pl_module)
+            self._at_last_epoch(
+                trainer,
+                lambda: super(RunModelCheckpoint, self).on_train_epoch_end(trainer, pl_module),
+            )
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         old_dir = state_dict.get("dirpath", self.dirpath)

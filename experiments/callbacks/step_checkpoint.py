@@ -3,8 +3,9 @@
 The epoch-end ``last.ckpt`` (configs/callbacks/last_checkpoint.yaml) loses up to an epoch
 when a job is killed; this callback writes the same file in the middle of epochs:
 
-* every ``every_n_train_steps`` optimizer steps (not at an epoch's last batch, where the
-  epoch-end checkpoint follows),
+* every ``every_n_train_steps`` optimizer steps (a multiple that falls on an epoch's last
+  batch is left to the epoch-end checkpoint, or written after the next step when that one
+  was not written: ``every_n_epochs`` of the epoch-end callback),
 * after the last step of a fit that stops on its own before the end of an epoch
   (``trainer.max_steps``, ``trainer.max_time``, anything setting ``trainer.should_stop``
   during a training step): the epoch-end checkpoint would mark the epoch done, and a run
@@ -105,6 +106,7 @@ class StepCheckpoint(Checkpoint):
             )
         self.signals = [signal.Signals[n] for n in signals if n != "SIGTERM"]
         self.last_saved_step: int | None = None
+        self._deferred: int | None = None
         self._received: list[signal.Signals] = []
         self._previous: dict[signal.Signals, Any] = {}
 
@@ -147,11 +149,27 @@ class StepCheckpoint(Checkpoint):
             self._save(trainer, step)
             self._hand_over(trainer)
             return
-        if epoch_complete(trainer):
-            return  # the epoch-end checkpoint follows
         n = self.every_n_train_steps
-        if fit_ends_after_this_step(trainer) or (n is not None and step % n == 0):
+        due = n is not None and step % n == 0
+        if epoch_complete(trainer):
+            # The epoch-end checkpoint may follow (every_n_epochs): decided at the next step.
+            self._deferred = step if due else None
+            return
+        deferred, self._deferred = self._deferred, None
+        if deferred is not None and not self._written_since(trainer, deferred):
+            due = True
+        if fit_ends_after_this_step(trainer) or due:
             self._save(trainer, step)
+
+    def _written_since(self, trainer: pl.Trainer, step: int) -> bool:
+        """Whether another checkpoint callback wrote this file at ``step`` or later."""
+        return any(
+            getattr(cb, "_last_checkpoint_saved", None)
+            and Path(cb._last_checkpoint_saved) == self.path
+            and getattr(cb, "_last_global_step_saved", -1) >= step
+            for cb in trainer.checkpoint_callbacks
+            if cb is not self
+        )
 
     def _save(self, trainer: pl.Trainer, step: int) -> None:
         if self.last_saved_step == step:

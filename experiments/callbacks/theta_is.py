@@ -18,13 +18,15 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import lightning.pytorch as pl
 
 from experiments.audio_io import atomic_output
-from experiments.theta_is import chunk_range, prepare_warmup, run_theta_is
-from scrapl.validation import check_int
+from experiments.theta_is import prepare_warmup
+from experiments.theta_is_ranks import SINGLE, Ranks, warmup_on_ranks
+from scrapl.validation import check_int, check_positive
 
 # The file the warmup writes once π is complete.
 from scrapl.warmup.store import PROBS_NAME
@@ -32,6 +34,19 @@ from scrapl.warmup.store import PROBS_NAME
 __all__ = ["ThetaIS"]
 
 log = logging.getLogger(__name__)
+
+
+def _strategy_ranks(trainer: pl.Trainer) -> Ranks:
+    """The collectives of the trainer's strategy (:class:`Ranks`)."""
+    if trainer.world_size == 1:
+        return SINGLE
+    strategy = trainer.strategy
+    return Ranks(
+        rank=trainer.global_rank,
+        world_size=trainer.world_size,
+        broadcast=lambda obj: strategy.broadcast(obj, src=0),
+        all_true=lambda flag: bool(strategy.reduce_boolean_decision(bool(flag), all=True)),
+    )
 
 
 class ThetaIS(pl.Callback):
@@ -51,12 +66,12 @@ class ThetaIS(pl.Callback):
     set-up and seed, resumes or reuses it. The resulting ``probs.pt`` is copied into
     ``run_dir``, beside ``warmup_dir.txt`` naming the cache folder it came from.
 
-    Under DDP (``trainer.world_size > 1``) the paths are split over the ranks
-    (:func:`~experiments.theta_is.chunk_range`: rank r takes the r-th range): every rank runs
-    its range on the same examples and the same (broadcast) initial weights into the same
-    directory (atomic files), the ranks wait for each other, merge (every value is then on
-    disk, so this only reads) and reload π from the one final ``probs.pt``, so that they
-    sample from bit-identical π. ``cache_dir`` must be on a file system shared by all ranks.
+    Under DDP (``trainer.world_size > 1``) every rank uses rank 0's folder and batches, the
+    paths are split over the ranks by range, a rank that is done waits on the folder (up to
+    ``wait_timeout_s``, outside any collective), and every rank loads the one ``probs.pt``,
+    checked equal on all ranks before the first step
+    (:func:`~experiments.theta_is_ranks.warmup_on_ranks`). ``cache_dir`` must be on a file
+    system shared by all ranks.
 
     Args:
         cache_dir: the folder of warmup directories, shared by runs.
@@ -65,6 +80,8 @@ class ThetaIS(pl.Callback):
         n_examples: number of training examples in the warmup (the first of epoch 0).
         batch_size: warmup batch size.
         n_iter: power iterations per (path, θ dim, batch).
+        wait_timeout_s: under DDP, how long a rank that finished its paths waits for the
+            others' (seconds, > 0).
     """
 
     def __init__(
@@ -75,6 +92,7 @@ class ThetaIS(pl.Callback):
         n_examples: int,
         batch_size: int,
         n_iter: int = 20,
+        wait_timeout_s: float = 6 * 3600.0,
     ) -> None:
         super().__init__()
         for name, value in (("cache_dir", cache_dir), ("run_dir", run_dir)):
@@ -86,6 +104,7 @@ class ThetaIS(pl.Callback):
         self.n_examples = check_int("n_examples", n_examples, 1)
         self.batch_size = check_int("batch_size", batch_size, 1)
         self.n_iter = check_int("n_iter", n_iter, 1)
+        self.wait_timeout_s = check_positive("wait_timeout_s", wait_timeout_s)
 
     def _skip_reason(self, trainer: pl.Trainer, loss: object) -> str | None:
         if not callable(getattr(loss, "warmup_lc_hvp", None)):
@@ -127,22 +146,11 @@ class ThetaIS(pl.Callback):
             n_iter=self.n_iter,
             pad=getattr(pl_module, "pad", None),
         )
-        args = (loss, pl_module.encoder, pl_module.synth, warmup, self.n_iter)
-        if trainer.world_size > 1:
-            start_idx, end_idx = chunk_range(loss.n_paths, trainer.world_size, trainer.global_rank)
-            log.info(f"θ-IS warmup of paths [{start_idx}, {end_idx}) on this rank")
-            run_theta_is(*args, start_path_idx=start_idx, end_path_idx=end_idx)
-            trainer.strategy.barrier("theta_is_warmup_ranges")
-        probs = run_theta_is(*args)
-        if probs is None:  # cannot happen for the full range unless files vanish meanwhile
-            raise RuntimeError(
-                f"θ-IS warmup in {str(warmup.save_dir)!r} did not complete: some (path, θ) "
-                "values are missing"
-            )
-        if trainer.world_size > 1:
-            trainer.strategy.barrier("theta_is_warmup")
-            loss.load_probs(warmup.save_dir / PROBS_NAME)
-            probs = loss.probs
+        probs, save_dir = warmup_on_ranks(
+            loss, pl_module.encoder, pl_module.synth, warmup, self.n_iter,
+            ranks=_strategy_ranks(trainer), wait_timeout_s=self.wait_timeout_s,
+        )  # fmt: skip
+        warmup = replace(warmup, save_dir=save_dir)
         if trainer.is_global_zero:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             with atomic_output(self.run_dir / PROBS_NAME) as tmp:

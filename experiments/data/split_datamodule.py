@@ -13,9 +13,15 @@ checkpoint written in the middle of an epoch resumes at the next batch. Under da
 concatenate to the batch of one process with ``batch_size × world_size``), so Lightning's own
 distributed sampler must be off (``trainer.use_distributed_sampler=false``, as in
 ``trainer=ddp`` / ``ddp_cpu``). ``batch_size`` is per device.
+
+The batches go to the device but for their :data:`HOST_KEYS` (target seeds, training
+shifts): integers the host reads at every step (per-example generators, range checks), which
+on a GPU would otherwise be read back from it (host syncs).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
@@ -25,9 +31,10 @@ from experiments.data.epoch_sampler import EpochShuffleSampler
 from experiments.data.resumable_loader import ResumableDataLoader
 from scrapl.validation import check_bool, check_int
 
-__all__ = ["SPLITS", "SplitDataModule"]
+__all__ = ["HOST_KEYS", "SPLITS", "SplitDataModule"]
 
 SPLITS = ("train", "val", "test")
+HOST_KEYS = ("seed", "shift")
 
 
 class SplitDataModule(pl.LightningDataModule):
@@ -50,6 +57,16 @@ class SplitDataModule(pl.LightningDataModule):
         self.shuffle_seed = check_int("shuffle_seed", shuffle_seed, 0)
         self.num_workers = check_int("num_workers", num_workers, 0)
         self.drop_last = check_bool("drop_last", drop_last)
+
+    def transfer_batch_to_device(
+        self, batch: Any, device: torch.device, dataloader_idx: int
+    ) -> Any:
+        """The batch on ``device``, but for its :data:`HOST_KEYS` (module docstring)."""
+        if not isinstance(batch, dict):
+            return super().transfer_batch_to_device(batch, device, dataloader_idx)
+        host = {k: v for k, v in batch.items() if k in HOST_KEYS}
+        rest = {k: v for k, v in batch.items() if k not in HOST_KEYS}
+        return {**super().transfer_batch_to_device(rest, device, dataloader_idx), **host}
 
     def check_splits(self, what: str) -> None:
         """Refuse a train or val split without one full batch (``what`` names the data)."""

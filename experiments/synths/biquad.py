@@ -154,7 +154,12 @@ def _fft_size(n_samples: int, n_fft: int | None) -> int:
 
 
 def highpass_biquad(
-    x: Tensor, cutoff_hz: Tensor, q: Tensor, sr: float, n_fft: int | None = None
+    x: Tensor,
+    cutoff_hz: Tensor,
+    q: Tensor,
+    sr: float,
+    n_fft: int | None = None,
+    check_values: bool = True,
 ) -> Tensor:
     """The resonant high-pass of :func:`highpass_coefficients` applied to ``x``: exactly
     ``scipy.signal.lfilter(b, a, x)`` along the last axis, zero initial state.
@@ -166,6 +171,8 @@ def highpass_biquad(
         q: ``(batch,)`` quality factor (> 0).
         sr: sample rate in Hz.
         n_fft: FFT size, ``>= 2 n_samples - 1``; by default the next fast size.
+        check_values: check that ``cutoff_hz`` and ``q`` are finite and > 0 (a read of
+            their values: a host sync on a GPU); False for callers whose ranges ensure it.
 
     Returns:
         The filtered signal, shape and dtype of ``x``; differentiable in ``x``, ``cutoff_hz``
@@ -180,7 +187,7 @@ def highpass_biquad(
     for name, value in (("cutoff_hz", cutoff_hz), ("q", q)):
         if not isinstance(value, Tensor) or value.shape != (batch,):
             raise ValueError(f"{name} must be a tensor of shape (batch,) = ({batch},)")
-        if not bool(torch.isfinite(value).all()) or bool((value <= 0).any()):
+        if check_values and not bool((value > 0).all() & torch.isfinite(value).all()):
             raise ValueError(f"{name} must be finite and > 0")
     n_fft = _fft_size(n_samples, n_fft)
     response = highpass_response(cutoff_hz, q, sr, n_samples, n_fft)

@@ -87,9 +87,10 @@ def check_theta(theta: object, n_dims: int) -> None:
             f"theta must have shape (batch, {n_dims}) with batch >= 1, got {tuple(theta.shape)}"
         )
     with torch.no_grad():
-        if not bool(torch.isfinite(theta).all()):
-            raise ValueError("theta must be finite")
-        if bool((theta < 0).any()) or bool((theta > 1).any()):
+        # One read of the device per call (a host sync on a GPU); the details only on error.
+        if bool((~((theta >= 0) & (theta <= 1))).any()):  # NaN fails both comparisons
+            if not bool(torch.isfinite(theta).all()):
+                raise ValueError("theta must be finite")
             raise ValueError(
                 f"theta must lie in [0, 1], got min {theta.min().item():.4g}, "
                 f"max {theta.max().item():.4g}"

@@ -45,6 +45,7 @@ pitches) alias as in any plain digital oscillator; no band-limiting is applied.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -52,7 +53,14 @@ from torch import Tensor
 from experiments.synths.common import SeedLike, check_theta, example_generators
 from scrapl.validation import check_int, check_positive
 
-__all__ = ["GranularSynth", "granular", "grain_amplitudes", "draw_grains", "SeedLike"]
+__all__ = [
+    "GranularSynth",
+    "SeedLike",
+    "draw_grains",
+    "grain_amplitudes",
+    "granular",
+    "overlap_add",
+]
 
 
 def draw_grains(
@@ -192,12 +200,52 @@ def granular(
     phase = (2.0 * math.pi) * f0[:, :, None] * cycles[:, None, :]  # (batch, K, L)
     grains = (amp[:, :, None] * window) * torch.sin(phase)
 
-    # Overlap-add at the onsets (scatter_add is differentiable w.r.t. the grains).
-    index = onsets.to(device)[:, :, None] + torch.arange(grain_len, device=device)
-    out = torch.zeros(batch, n_samples, device=device, dtype=dtype)
-    out = out.scatter_add(1, index.reshape(batch, -1), grains.reshape(batch, -1))
+    out = overlap_add(grains, onsets.to(device), n_samples)
     out = out / torch.linalg.vector_norm(out, dim=1, keepdim=True)
     return out.unsqueeze(1)
+
+
+class _OverlapAdd(torch.autograd.Function):
+    """Forward: the grains added into the output one after another (no autograd graph);
+    backward: each grain's gradient is the output gradient at its samples (one gather, itself
+    differentiable, so second derivatives for the θ-IS warmup flow through it)."""
+
+    @staticmethod
+    def forward(ctx: Any, grains: Tensor, index: Tensor, n_samples: int) -> Tensor:
+        out = grains.new_zeros(grains.shape[0], n_samples)
+        for k in range(grains.shape[1]):
+            idx = index[:, k]
+            out.scatter_(1, idx, out.gather(1, idx).add_(grains[:, k]))
+        ctx.save_for_backward(index)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        (index,) = ctx.saved_tensors
+        batch, n_grains, grain_len = index.shape
+        grad_grains = grad.gather(1, index.reshape(batch, -1))
+        return grad_grains.reshape(batch, n_grains, grain_len), None, None
+
+
+def overlap_add(grains: Tensor, onsets: Tensor, n_samples: int) -> Tensor:
+    """``y[b, n] = sum_k grains[b, k, n - onsets[b, k]]`` (zero outside a grain), ``(batch,
+    n_samples)``, summed grain after grain in ``k`` order on every device.
+
+    One grain of a row covers distinct samples, so each of the ``K`` steps is a gather, an
+    add and a plain scatter without colliding indices: every sample's sum is accumulated in
+    the same order (0 + g_0 + g_1 + ...) whatever the device or thread count, and two renders
+    are bit-identical. A ``scatter_add`` of all grains at once accumulates colliding indices
+    with atomics on CUDA, in an order (hence last bits) that changes from call to call, which
+    the θ-IS warmup's determinism check refuses. On CPU ``scatter_add`` runs each row in
+    index order, i.e. the same sums in the same order: the two agree there to the bit.
+    """
+    if grains.ndim != 3 or onsets.shape != grains.shape[:2]:
+        raise ValueError(
+            f"grains must be (batch, n_grains, grain_len) and onsets (batch, n_grains), got "
+            f"{tuple(grains.shape)} and {tuple(onsets.shape)}"
+        )
+    index = onsets[:, :, None] + torch.arange(grains.shape[2], device=grains.device)
+    return _OverlapAdd.apply(grains, index, n_samples)
 
 
 class GranularSynth(torch.nn.Module):
@@ -305,7 +353,9 @@ class GranularSynth(torch.nn.Module):
         example (see :func:`draw_grains`). Differentiable with respect to ``theta``.
         """
         ctrl = self.controls(theta)
-        f0, onsets = self.draw(seed, theta.shape[0], device=theta.device, dtype=theta.dtype)
+        # Drawn on the host (CPU generators) and checked there by granular(), which then
+        # copies them to θ's device: no device-to-host read.
+        f0, onsets = self.draw(seed, theta.shape[0], dtype=theta.dtype)
         return granular(
             ctrl["density"],
             ctrl["slope_oct_per_s"],

@@ -45,15 +45,16 @@ def pad_shift(audio: Tensor, shift: int | Tensor, pad: int = 2048) -> Tensor:
             raise ValueError(
                 f"shift must have shape (batch,) = ({batch},), got {tuple(shift.shape)}"
             )
-        delay = shift.to(device=audio.device, dtype=torch.int64) + pad
+        delay = shift.to(dtype=torch.int64) + pad  # checked where it is (host: no sync)
     else:
         shift = check_int("shift", shift, -pad)
-        delay = torch.full((batch,), shift + pad, dtype=torch.int64, device=audio.device)
-    if bool((delay < 0).any()) or bool((delay > n_samples).any()):
+        delay = torch.full((batch,), shift + pad, dtype=torch.int64)
+    if bool(((delay < 0) | (delay > n_samples)).any()):
         raise ValueError(
             f"shift + pad must lie in [0, n_samples] = [0, {n_samples}], got "
             f"[{int(delay.min())}, {int(delay.max())}] (pad = {pad})"
         )
+    delay = delay.to(audio.device)
     index = torch.arange(n_samples, device=audio.device) - delay[:, None]  # (batch, N)
     if audio.ndim == 3:
         index = index[:, None, :].expand_as(audio)

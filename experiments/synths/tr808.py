@@ -93,7 +93,9 @@ PARAMETERS: tuple[Parameter, ...] = (
 )
 
 
-def decay_envelope(decay_ms: Tensor, n_samples: int, sr: float, attack: int = 44) -> Tensor:
+def decay_envelope(
+    decay_ms: Tensor, n_samples: int, sr: float, attack: int = 44, check_values: bool = True
+) -> Tensor:
     """Linear attack then exponential decay, ``(batch, n_samples)``.
 
     ``n / attack`` for ``n < attack``, then ``r^(n - attack)`` with
@@ -105,9 +107,11 @@ def decay_envelope(decay_ms: Tensor, n_samples: int, sr: float, attack: int = 44
         n_samples: envelope length.
         sr: sample rate in Hz.
         attack: attack length in samples (>= 0; 0: no attack, the decay starts at 1).
+        check_values: check ``r > 0`` (a read of the values: a host sync on a GPU); False
+            for callers whose ranges ensure it.
     """
     decay_samples = decay_ms[:, None] * (sr / 1000.0)
-    if bool((decay_samples <= _LN_60_DB).any()):
+    if check_values and bool((decay_samples <= _LN_60_DB).any()):
         raise ValueError(
             f"decay_ms * sr / 1000 must exceed {_LN_60_DB} samples, got min "
             f"{float(decay_samples.min()):.4g}"
@@ -150,6 +154,7 @@ def tr808(
     noise: Tensor,
     sr: float = 44100,
     attack: int = 44,
+    check_values: bool = True,
 ) -> Tensor:
     """Render a batch of TR-808-style drum hits from physical controls (pure function).
 
@@ -165,6 +170,7 @@ def tr808(
         noise: ``(n_samples,)`` the fixed noise buffer; sets the output length.
         sr: sample rate in Hz.
         attack: linear attack of every envelope, in samples.
+        check_values: check the decays, cutoffs and Qs (see :func:`decay_envelope`).
 
     Returns:
         ``(batch, 1, n_samples)`` audio in ``(-1, 1)``, dtype of ``osc1_freq``.
@@ -172,7 +178,7 @@ def tr808(
     n_samples = noise.shape[-1]
     dtype = osc1_freq.dtype
     env = {
-        name: decay_envelope(decay.to(dtype), n_samples, sr, attack)
+        name: decay_envelope(decay.to(dtype), n_samples, sr, attack, check_values)
         for name, decay in (
             ("freq", freq_decay),
             ("osc1", osc1_decay),
@@ -182,7 +188,9 @@ def tr808(
     }
     osc1 = _oscillator(osc1_freq, osc1_mod, env["freq"], sr) * env["osc1"]
     osc2 = _oscillator(osc2_freq, osc2_mod, env["freq"], sr) * env["osc2"]
-    filtered = highpass_biquad(noise.to(dtype) * env["noise"], noise_freq, noise_q, sr)
+    filtered = highpass_biquad(
+        noise.to(dtype) * env["noise"], noise_freq, noise_q, sr, check_values=check_values
+    )
     noise_out = filtered.clamp(-1.0, 1.0)
     y = (
         _db_to_gain(osc1_gain)[:, None] * osc1
@@ -254,4 +262,9 @@ class TR808Synth(torch.nn.Module):
 
     def forward(self, theta: Tensor) -> Tensor:
         """Render ``theta`` ``(batch, 14)`` in [0, 1] into ``(batch, 1, n_samples)`` audio."""
-        return tr808(**self.controls(theta), noise=self.noise, sr=self.sr, attack=self.attack)
+        # θ in [0, 1] (checked) maps to decays >= 10 ms, cutoffs >= 20 Hz and Q >= 0.5, in
+        # the pure functions' domains (checked once, in __init__): no further value checks.
+        controls = self.controls(theta)
+        return tr808(
+            **controls, noise=self.noise, sr=self.sr, attack=self.attack, check_values=False
+        )

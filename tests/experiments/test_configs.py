@@ -383,13 +383,19 @@ def test_logger_trainer(composer, no_network, logger, trainer) -> None:
     # gpu/ddp/ddp_cpu inherit everything from cpu but the devices and the DDP settings.
     cpu = composer("experiment=granular", "loss=scrapl", "preset=tiny", "trainer=cpu", "logger=csv")
     devices = {"cpu": ("cpu", 1), "gpu": ("gpu", 1), "ddp": ("gpu", 2), "ddp_cpu": ("cpu", 2)}
-    assert (cfg.trainer.accelerator, cfg.trainer.devices) == devices[trainer]
+    accelerator = cfg.trainer.accelerator
+    if not isinstance(accelerator, str):  # the GPU configs' CUDA accelerator: TF32 chosen
+        assert accelerator._target_ == "experiments.matmul_precision.CUDAAccelerator"
+        assert accelerator.float32_matmul_precision == "highest"
+        accelerator = "gpu"
+    assert (accelerator, cfg.trainer.devices) == devices[trainer]
     strategy = cfg.trainer.get("strategy")
-    if trainer == "ddp_cpu":
-        assert strategy.process_group_backend == "gloo"
+    if trainer.startswith("ddp"):  # constant buffers not broadcast; no BatchNorm to sync
+        assert strategy.process_group_backend == ("gloo" if trainer == "ddp_cpu" else "nccl")
+        assert strategy.broadcast_buffers is False
     else:
-        assert strategy == ("ddp" if trainer == "ddp" else None)
-    assert cfg.trainer.get("sync_batchnorm", True) is True
+        assert strategy is None
+    assert cfg.trainer.get("sync_batchnorm", False) is False
     # The data modules shard the data themselves (EpochShuffleSampler); checkpoints are atomic.
     assert cfg.trainer.use_distributed_sampler is False
     assert [p._target_ for p in cfg.trainer.plugins] == [

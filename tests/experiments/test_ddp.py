@@ -143,6 +143,8 @@ def test_ddp_equals_one_process_on_the_concatenated_batch(ddp_run, tmp_path) -> 
     _close(ddp["state_dict"], one["state_dict"], "state_dict")  # weights, π, P-Adam, P-SAGA
     assert extra_ddp["step"] == K and extra_ddp["path_counts"] == extra_one["path_counts"]
     _close(ddp["optimizer_states"], one["optimizer_states"], "optimizer_states")
+    # Every rank's random generators, restored by each rank of a resumed run that has it.
+    assert len(ddp["rng_state"]["per_rank"]) == 2
     loader = ddp["loops"]["fit_loop"]["state_dict"]["combined_loader"]
     assert loader == [{"epoch": 0, "consumed": 4 * K}]  # global examples, whatever the ranks
 

@@ -57,7 +57,7 @@ def runs(request, tmp_path_factory) -> Runs:
     a, b, c = root / "a", root / "b", root / "c"
     warmups: list[str] = []
     mp = pytest.MonkeyPatch()
-    import experiments.callbacks.theta_is as theta_is_callback
+    import experiments.theta_is_ranks as theta_is_callback
 
     real = theta_is_callback.run_theta_is
 
@@ -104,7 +104,7 @@ def test_resume_bookkeeping(runs: Runs) -> None:
     enc = [k for k in a["state_dict"] if k.startswith("encoder.")]
     assert any(not torch.equal(c["state_dict"][k], b["state_dict"][k]) for k in enc)
     assert a["state_dict"].keys() == c["state_dict"].keys()
-    assert set(c["rng_state"]) >= {"torch", "numpy", "python"}
+    assert set(c["rng_state"]["per_rank"][0]) >= {"torch", "numpy", "python"}
     # The resumed run's config.yaml says where it came from (fresh runs have no such entry).
     resumed_from = OmegaConf.to_container(OmegaConf.load(runs.c / "config.yaml").resumed_from)
     assert resumed_from == {

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 import experiments.callbacks.theta_is as callback_mod
+import experiments.theta_is_ranks as ranks_mod
 from experiments.callbacks.theta_is import ThetaIS
 from experiments.data.recon_seeds import reconstruction_seeds
 from experiments.theta_is import prepare_warmup, run_theta_is, warmup_batches
@@ -318,13 +319,13 @@ def make_callback(tmp_path, run: str = "run", n_iter: int = 2) -> ThetaIS:
 @pytest.fixture
 def run_counter(monkeypatch):
     calls = []
-    real = callback_mod.run_theta_is
+    real = ranks_mod.run_theta_is
 
     def counting(*args, **kwargs):
         calls.append(args[3].save_dir)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(callback_mod, "run_theta_is", counting)
+    monkeypatch.setattr(ranks_mod, "run_theta_is", counting)
     return calls
 
 
@@ -389,43 +390,46 @@ def test_callback_skips_loss_without_warmup(tmp_path, run_counter, caplog):
     assert "no warmup_lc_hvp" in caplog.text
 
 
-def test_callback_ddp_ranks_split_the_paths_then_reload_the_shared_probs(tmp_path, monkeypatch):
-    """world_size > 1: this rank's path range, a barrier, the merge over all paths (every
-    value is on disk by then), a barrier, then π from the one final probs.pt."""
-    events = []
-    strategy = SimpleNamespace(barrier=lambda name=None: events.append(("barrier", name)))
+def test_callback_ddp_rank_uses_rank0_folder_and_its_probs(tmp_path, hvp_counter):
+    """world_size > 1, rank 1 whose own folder name differs: it takes rank
+    0's folder from the broadcast, computes only its path range on the batches rank 0 wrote
+    there, waits for the other values on disk and loads rank 0's probs.pt."""
+    n = make_loss().n_paths
+    # Rank 0's side, done beforehand: its folder, its batches, its range, then the merge.
+    rank0 = TinyModule(make_loss())
     dm = TinyDataModule()
     dm.setup("fit")
+    cb = make_callback(tmp_path, n_iter=1)
+    warm0 = prepare(rank0.loss, rank0.encoder, rank0.synth, dm.train_dataset, cb.n_examples,
+                    cb.batch_size, cb.cache_dir, order=dm.train_order(0), n_iter=1)  # fmt: skip
+    run_theta_is(rank0.loss, rank0.encoder, rank0.synth, warm0, 1, 0, n // 2)
+    run_theta_is(rank0.loss, rank0.encoder, rank0.synth, warm0, 1, n // 2, n)
+    hvp_counter.clear()
+    broadcasts = []
+
+    def broadcast(obj, src=0):
+        broadcasts.append(obj)
+        return {0: str(warm0.save_dir), 2: broadcasts[-1]}.get(len(broadcasts) - 1, obj)
+
+    strategy = SimpleNamespace(broadcast=broadcast, reduce_boolean_decision=lambda f, all: f)
     trainer = SimpleNamespace(
         ckpt_path=None, world_size=2, global_rank=1, strategy=strategy, datamodule=dm,
         is_global_zero=False,
     )  # fmt: skip
     module = TinyModule(make_loss())
-    n = module.loss.n_paths
-    # Another rank wrote the final probs.pt (here: different values): every rank must use it.
-    other = torch.linspace(1.0, 3.0, n, dtype=torch.float64)
-
-    def other_rank_too(*args, start_path_idx=0, end_path_idx=None, **kwargs):
-        events.append(("range", start_path_idx, end_path_idx))
-        if (start_path_idx, end_path_idx) == (n // 2, n):  # what the other rank computes
-            run_theta_is(*args, start_path_idx=0, end_path_idx=n // 2, **kwargs)
-        probs = run_theta_is(
-            *args, start_path_idx=start_path_idx, end_path_idx=end_path_idx, **kwargs
-        )
-        if end_path_idx is None:
-            torch.save(other, args[3].save_dir / PROBS_NAME)
-        return probs
-
-    monkeypatch.setattr(callback_mod, "run_theta_is", other_rank_too)
-    make_callback(tmp_path, n_iter=1).on_fit_start(trainer, module)
-    assert events == [
-        ("range", n // 2, n),
-        ("barrier", "theta_is_warmup_ranges"),
-        ("range", 0, None),
-        ("barrier", "theta_is_warmup"),
-    ]
-    torch.testing.assert_close(module.loss.probs, other / other.sum(), rtol=0, atol=1e-15)
+    # Another folder name of its own (here its label): rank 0's folder must win.
+    ThetaIS(
+        tmp_path / "cache", "rank1", tmp_path / "run" / "theta_is", 4, 2, n_iter=1
+    ).on_fit_start(trainer, module)
+    assert hvp_counter == []  # rank 1's range [n // 2, n) was on disk already
+    assert torch.equal(module.loss.probs, rank0.loss.probs)
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [warm0.save_dir.name]
     assert not (tmp_path / "run").exists()  # only rank 0 writes into the run folder
+
+
+def test_wait_for_values_times_out_naming_the_missing(tmp_path):
+    with pytest.raises(TimeoutError, match=r"6 of 6 \(path, θ\) values still missing"):
+        ranks_mod.wait_for_values(tmp_path, 3, 2, timeout_s=0.05, poll_s=0.01)
 
 
 def test_callback_argument_errors(tmp_path):

@@ -91,3 +91,35 @@ def test_chunked_warmup_equals_the_training_callback(
     assert torch.equal(from_training, chunked)
     assert [p.name for p in other_cache.iterdir()] == [save_dir.name]
     assert not torch.allclose(chunked, torch.full_like(chunked, 1 / chunked.numel()))
+
+
+def test_warmup_split_over_two_processes_by_the_trainer_config(
+    warmup_script, compose_train, tmp_path: Path
+) -> None:
+    """trainer=ddp_cpu (2 gloo processes, launched by the script itself): the paths are split
+    over the processes into one folder whose π equals one process's."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cache = tmp_path / "ddp"
+    proc = subprocess.run(
+        [sys.executable, "scripts/warmup.py", *TINY_WARMUP, "trainer=ddp_cpu",
+         f"theta_is.cache_dir={cache}", f"hydra.run.dir={tmp_path / 'log'}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    log = proc.stdout + proc.stderr
+    assert "θ-IS warmup of paths [0, 14) on this rank" in log
+    assert "θ-IS warmup of paths [14, 28) on this rank" in log
+    assert proc.stdout.count("Train with loss.probs_path=") == 1  # rank 0 prints
+    one = warmup_script.warmup(
+        compose_train([*TINY_WARMUP, f"theta_is.cache_dir={tmp_path / 'one'}"], "warmup")
+    )
+    (split,) = cache.iterdir()
+    assert split.name == one.name
+    assert torch.equal(
+        torch.load(split / "probs.pt", weights_only=True),
+        torch.load(one / "probs.pt", weights_only=True),
+    )
