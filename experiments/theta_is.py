@@ -40,8 +40,8 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset, default_collate
 
 from experiments.data.recon_seeds import reconstruction_seeds
-from experiments.synths.common import render, synth_takes_seed
-from experiments.synths.shift import pad_shift
+from experiments.synth_protocol import render, synth_takes_seed
+from experiments.training_shift import pad_shift
 from scrapl.validation import check_int
 from scrapl.warmup.store import sha256
 from scrapl.warmup.theta_is import warmup_record

@@ -22,8 +22,8 @@ import tempfile
 from pathlib import Path
 
 import torch
-from benchmark_train import build_run
 from hydra import initialize_config_dir
+from run_builder import CONFIG_DIR, build_run
 
 from experiments.analysis.path_gradients import (
     PathGradientSummary,
@@ -34,10 +34,8 @@ from experiments.analysis.path_gradients import (
 )
 from experiments.audio_io import atomic_output
 from experiments.data.recon_seeds import reconstruction_seeds
-from experiments.synths.common import synth_takes_seed
+from experiments.synth_protocol import synth_takes_seed
 from scrapl.validation import load_torch_file
-
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 
 def _fmt(value: float | None, spec: str) -> str:

@@ -14,8 +14,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from experiments.losses.theta_loss import ThetaLoss
 from experiments.module import SoundMatching
-from experiments.synths.common import render, synth_takes_seed
-from experiments.synths.shift import pad_shift
+from experiments.synth_protocol import render, synth_takes_seed
+from experiments.training_shift import pad_shift
 
 N = 512  # samples per sound
 PAD = 64

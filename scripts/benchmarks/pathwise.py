@@ -4,7 +4,7 @@ Visits every path once (the state is allocated lazily per visited path, so this 
 largest it gets) and prints the state's size per path and in total, and the time of one
 transform step, for each storage option.
 
-    python scripts/benchmark_pathwise.py --n-params 604000 --n-paths 315
+    python scripts/benchmark.py pathwise --n-params 604000 --n-paths 315
 """
 
 from __future__ import annotations
@@ -12,25 +12,27 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-import torch
-
-from scrapl.pathwise.adam_saga import PathwiseGradientTransform
-
+# storage option -> (storage dtype name, offload to CPU)
 OPTIONS = {
-    "float32": dict(storage_dtype=None, offload_to_cpu=False),
-    "bfloat16": dict(storage_dtype=torch.bfloat16, offload_to_cpu=False),
-    "float32+offload": dict(storage_dtype=None, offload_to_cpu=True),
+    "float32": (None, False),
+    "bfloat16": ("bfloat16", False),
+    "float32+offload": (None, True),
 }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-params", type=int, default=604_000, help="number of weights")
     ap.add_argument("--n-tensors", type=int, default=20, help="number of parameter tensors")
     ap.add_argument("--n-paths", type=int, default=315)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = ap.parse_args()
+    ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    args = ap.parse_args(argv)
+    import numpy as np
+    import torch
+
+    from scrapl.pathwise.adam_saga import PathwiseGradientTransform
+
+    args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     sizes = np.full(args.n_tensors, args.n_params // args.n_tensors)
     sizes[0] += args.n_params - sizes.sum()
     grads = [torch.randn(int(n), device=args.device) * 1e-9 for n in sizes]
@@ -39,7 +41,8 @@ def main() -> None:
         f"device {args.device}"
     )
     print(f"{'storage':<18}{'MB/path':>10}{'total MB':>10}{'ms/step':>10}")
-    for name, kwargs in OPTIONS.items():
+    for name, (dtype, offload) in OPTIONS.items():
+        kwargs = dict(storage_dtype=dtype and getattr(torch, dtype), offload_to_cpu=offload)
         transform = PathwiseGradientTransform(args.n_paths, **kwargs)
         times = []
         for step, path in enumerate(torch.randperm(args.n_paths).tolist(), start=1):
@@ -52,7 +55,4 @@ def main() -> None:
         print(
             f"{name:<18}{total / args.n_paths:>10.2f}{total:>10.0f}{1e3 * np.median(times):>10.2f}"
         )
-
-
-if __name__ == "__main__":
-    main()
+    return 0
