@@ -17,7 +17,8 @@ from benchmarks import WHAT
 def usage() -> str:
     width = max(map(len, WHAT))
     rows = "\n".join(f"  {name:<{width}}  {what}" for name, (_, what) in WHAT.items())
-    return f"{__doc__.strip()}\n\nwhat:\n{rows}\n"
+    head = "usage: python scripts/benchmark.py <what> [options]"
+    return f"{head}\n\n{__doc__.strip()}\n\nwhat:\n{rows}\n"
 
 
 def main(argv: list[str] | None = None) -> int:

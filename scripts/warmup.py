@@ -17,17 +17,23 @@ import logging
 from pathlib import Path
 
 import hydra
-import lightning.pytorch as pl
 from omegaconf import DictConfig
-
-from experiments.theta_is import chunk_range, prepare_warmup, run_theta_is
-from scrapl.warmup.store import PROBS_NAME
 
 log = logging.getLogger("warmup")
 
 
 def warmup(cfg: DictConfig) -> Path:
     """Run (a chunk of) the warmup, or merge its folder; returns the warmup folder."""
+    # Imported here, not above: --help answers without torch.
+    import lightning.pytorch as pl
+
+    from experiments.console import silence_known_warnings, single_lightning_output
+    from experiments.theta_is import chunk_range, prepare_warmup, run_theta_is
+    from scrapl.warmup.store import PROBS_NAME
+
+    silence_known_warnings()
+    single_lightning_output()
+
     pl.seed_everything(cfg.seed, workers=True)
     # Same construction order as scripts/train.py: same random initial weights.
     datamodule = hydra.utils.instantiate(cfg.data)
