@@ -311,6 +311,8 @@ class SoundMatching(pl.LightningModule):
             }
             if theta is not None:
                 self.val_examples["theta"] = theta[:n].detach().float().cpu()
+            if "name" in batch:  # recordings: their file names title the spectrograms
+                self.val_examples["names"] = [str(v) for v in batch["name"][:n]]
         self._log_metrics(stage, loss, theta_hat, theta)
         return loss, pair
 
