@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -60,3 +61,13 @@ def test_page_commands_run(page: str, tmp_path: Path) -> None:
             f"{page}: {command.text}\nran as: {cmd}\n{(proc.stdout + proc.stderr)[-3000:]}"
         )
         print(f"{time.perf_counter() - started:6.1f} s  {command.text}")  # pytest -s shows
+
+
+def test_links_between_pages_resolve() -> None:
+    for page in PAGES:
+        text = (ROOT / page).read_text()
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+://", target):
+                continue
+            path = (ROOT / page).parent / target.split("#")[0]
+            assert path.exists(), f"{page}: link to {target} ({path} does not exist)"
