@@ -14,7 +14,9 @@ A command runs as written except for what :func:`for_ci` changes, always the sam
 * ``my_project/`` (docs/extending.md) is the test's copy of the files that page writes.
 
 Commands that cannot run in CI are in :data:`KEPT` with the reason; the test checks that
-every entry of it still matches a command, so the list cannot rot.
+every entry of it still matches a command, so the list cannot rot. The longest are in
+:data:`SLOW`: the fast suite composes their config (``--cfg job`` of their first job, or
+their ``--help``) and ``pytest -m slow`` runs them.
 """
 
 from __future__ import annotations
@@ -49,6 +51,28 @@ KEPT: dict[tuple[str, str], str] = {
     ("docs/listen/README.md", ""): "the record of the runs behind the listening page (hours)",
 }
 
+# (page, start of the command): run by ``pytest -m slow``; the fast suite checks that they
+# compose (a CI budget: each takes 10-45 s on a loaded 2-core machine).
+SLOW: set[tuple[str, str]] = {
+    ("docs/experiments.md", "python scripts/train.py experiment=chirplet_am_hi_fm_med"),
+    ("docs/experiments.md", "python scripts/train.py experiment=granular loss=mss_linear"),
+    (
+        "docs/experiments.md",
+        "python scripts/train.py -m experiment=granular loss=scrapl preset=tiny",
+    ),
+    ("docs/experiments.md", "python scripts/warmup.py -m experiment=granular warmup.n_chunks"),
+    ("docs/experiments.md", "python scripts/train.py -m experiment=granular loss=scrapl seed="),
+    ("docs/experiments.md", "python scripts/train.py experiment=tr808_micro"),
+    ("docs/benchmarks.md", "python scripts/benchmark.py losses"),
+    ("docs/benchmarks.md", "python scripts/benchmark.py precision"),
+    ("docs/benchmarks.md", "python scripts/benchmark.py train"),
+    (
+        "docs/extending.md",
+        "PYTHONPATH=my_project:$PYTHONPATH python scripts/train.py "
+        "hydra.searchpath=[file://my_project/configs] experiment=sine loss=scrapl",
+    ),
+}
+
 # Smallest sizes per benchmark: appended after the command's own options.
 BENCHMARK_SIZES = {
     "step": "--shape 4096 --J 6 --Q1 4 --Q2 1 --J_fr 2 --Q_fr 1 --T none --F none "
@@ -73,6 +97,10 @@ ONE_STEP = ("trainer.max_epochs=1 trainer.limit_train_batches=1 trainer.limit_va
 class Command:
     page: str
     text: str  # as written (continuation lines joined)
+
+    @property
+    def slow(self) -> bool:
+        return any(page == self.page and self.text.startswith(start) for page, start in SLOW)
 
     @property
     def kept(self) -> str | None:
@@ -165,3 +193,15 @@ def for_ci(command: str, tmp: Path) -> str:
         if m.group(1) == "losses":
             cmd += f" --md {tmp}/benchmark.md"
     return cmd
+
+
+def first_job_composed(command: str) -> str:
+    """A check of a command without running it: for train.py / warmup.py, the config of its
+    first job (``--cfg job``: sweeps take their first value, ``-m`` dropped); for a
+    benchmark, its ``--help``."""
+    cmd = re.sub(r"\s-m\b", "", command)
+    cmd = re.sub(r"(\w=)'range\((\d+),\s*\d+\)'", r"\1\2", cmd)
+    cmd = re.sub(r"(\s[\w./]+=)([\w.-]+),[\w.,-]+", r"\1\2", cmd)
+    if re.search(r"scripts/benchmark\.py \w+", cmd):
+        return re.sub(r"(scripts/benchmark\.py \w+).*", r"\1 --help", cmd)
+    return cmd + " --cfg job"

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from doc_commands import KEPT, PAGES, ROOT, commands, doc_files, for_ci
+from doc_commands import KEPT, PAGES, ROOT, SLOW, commands, doc_files, first_job_composed, for_ci
 
 RUN = [p for p in PAGES if any(c.kept is None for c in commands(p))]
 
@@ -41,8 +41,9 @@ def test_extending_page_names_its_files() -> None:
             "my_project/configs/experiment/sine.yaml"} <= set(files)  # fmt: skip
 
 
-@pytest.mark.parametrize("page", RUN)
-def test_page_commands_run(page: str, tmp_path: Path) -> None:
+def _run_page(page: str, tmp_path: Path, slow: bool) -> None:
+    """Every command of ``page`` not kept out, in order: the slow ones run when ``slow``,
+    else only their first job's config is composed."""
     for rel, text in doc_files(page).items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
@@ -54,6 +55,8 @@ def test_page_commands_run(page: str, tmp_path: Path) -> None:
         if command.kept:
             continue
         cmd = for_ci(command.text, tmp_path)
+        if command.slow and not slow:
+            cmd = first_job_composed(cmd)
         started = time.perf_counter()
         proc = subprocess.run(["bash", "-c", cmd], cwd=ROOT, env=env, capture_output=True,
                               text=True, timeout=900)  # fmt: skip
@@ -71,3 +74,19 @@ def test_links_between_pages_resolve() -> None:
                 continue
             path = (ROOT / page).parent / target.split("#")[0]
             assert path.exists(), f"{page}: link to {target} ({path} does not exist)"
+
+
+def test_every_slow_command_exists() -> None:
+    for page, start in SLOW:
+        assert any(c.text.startswith(start) and not c.kept for c in commands(page)), (page, start)
+
+
+@pytest.mark.parametrize("page", RUN)
+def test_page_commands_run(page: str, tmp_path: Path) -> None:
+    _run_page(page, tmp_path, slow=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", sorted({p for p, _ in SLOW}))
+def test_page_commands_run_with_the_long_ones(page: str, tmp_path: Path) -> None:
+    _run_page(page, tmp_path, slow=True)
