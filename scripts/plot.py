@@ -51,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(report_text(collection), end="")
+    if args.reference not in {g.key.loss for g in collection.groups}:
+        print(
+            f"note: the reference loss {args.reference!r} is not among the runs: the cost "
+            "figures show absolute values (--reference names another)"
+        )
     print(f"wrote {len(written)} files:")
     print("\n".join(f"  {p}" for p in written))
     return 0 if written else 1

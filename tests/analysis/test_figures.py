@@ -110,7 +110,10 @@ def test_plot_script(tmp_path, capsys) -> None:
     assert module.main([str(runs), "--formats", "png"]) == 0
     files = sorted(p.name for p in (runs / "figures").iterdir())
     assert "granular_val_curves_steps.png" in files and not any(f.endswith(".svg") for f in files)
-    assert "wrote 7 files" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "wrote 7 files" in out and "note: the reference" not in out
+    assert module.main([str(runs), "--formats", "png", "--reference", "jtfs"]) == 0
+    assert "note: the reference loss 'jtfs' is not among the runs" in capsys.readouterr().out
 
 
 def test_cost_includes_the_warmup_and_says_a_missing_reference(tmp_path) -> None:
