@@ -7,6 +7,7 @@ import math
 import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -90,3 +91,16 @@ def test_page_commands_run(page: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("page", sorted({p for p, _ in SLOW}))
 def test_page_commands_run_with_the_long_ones(page: str, tmp_path: Path) -> None:
     _run_page(page, tmp_path, slow=True)
+
+
+def test_readme_python_runs() -> None:
+    # The README's Python is whole programs (docs/method.md's are excerpts of examples/).
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert blocks
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for block in blocks:
+        proc = subprocess.run([sys.executable, "-c", block], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        n_paths, path, value = proc.stdout.split()
+        assert 0 <= int(path) < int(n_paths) and float(value) >= 0
