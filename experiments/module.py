@@ -10,9 +10,9 @@ instead. Metric: θ L1 in per mille, per dimension and averaged.
 Recorded targets (the TR-808 experiment): a batch that carries its audio ``x`` is matched as
 it is (nothing is rendered for the target), and has θ metrics only if it also carries
 ``theta``. A synth whose ``takes_seed`` is False (the deterministic TR-808 synth) renders
-``x̂ = synth(θ̂)`` (:func:`experiments.synths.common.render`). With a ``pad`` (SPEC §7: 2048),
+``x̂ = synth(θ̂)`` (:func:`experiments.synth_protocol.render`). With a ``pad`` (SPEC §7: 2048),
 the loss compares ``pad_shift(x̂, shift, pad)`` with ``pad_shift(x, 0, pad)``
-(:func:`experiments.synths.shift.pad_shift`): ``shift`` is the batch's per-item ``"shift"``
+(:func:`experiments.training_shift.pad_shift`): ``shift`` is the batch's per-item ``"shift"``
 in training ("meso"; 0 for "micro") and 0 in validation and test. The test step keeps the
 compared audio with the pad removed in :attr:`SoundMatching.test_audio`, for the test metrics
 (:class:`experiments.callbacks.test_metrics.TestMetrics`).
@@ -48,8 +48,8 @@ from experiments.data.recon_seeds import reconstruction_seeds
 from experiments.pathwise_checks import check_accumulation, check_plain_sgd
 from experiments.precision import as_full_precision, full_precision, scaler_found_inf
 from experiments.rng_state import gather_rng_states, restore_rng_state
-from experiments.synths.common import render, synth_takes_seed
-from experiments.synths.shift import pad_shift
+from experiments.synth_protocol import render, synth_takes_seed
+from experiments.training_shift import pad_shift
 from scrapl.validation import check_bool, check_int, check_positive
 
 __all__ = ["ENCODER_AUTOCAST", "SCHEDULER_INTERVALS", "SoundMatching", "theta_l1_permille"]
@@ -283,6 +283,8 @@ class SoundMatching(pl.LightningModule):
             }
             if theta is not None:
                 self.val_examples["theta"] = theta[:n].detach().float().cpu()
+            if "name" in batch:  # recordings: their file names title the spectrograms
+                self.val_examples["names"] = [str(v) for v in batch["name"][:n]]
         self._log_metrics(stage, loss, theta_hat, theta)
         return loss, pair
 

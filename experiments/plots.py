@@ -1,7 +1,8 @@
 """Diagnostic figures of the sound-matching experiments (pure functions, no pyplot state).
 
-* :func:`spectrogram_figure`: target vs. reconstruction log-magnitude STFTs, one row per
-  example, optionally titled with the true θ and the predicted θ̂.
+* :func:`spectrogram_figure`: target vs. reconstruction log-magnitude STFTs on a
+  log-frequency axis, one row per example named by its file (recordings) or its index, with
+  the true θ and the predicted θ̂ in a table beside the row.
 * :func:`path_figure`: the SCRAPL path sampler's state, i.e. the sampling probability of
   each JTFS path (with the uniform level ``1 / n_paths`` for reference) and how many
   training steps used each path.
@@ -20,21 +21,31 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 from torch import Tensor
 
 from experiments.audio_io import atomic_output
 from scrapl.validation import check_int, check_positive
 
-__all__ = ["path_counts_array", "path_figure", "save_figure", "spectrogram_figure"]
+__all__ = [
+    "log_frequency_rows",
+    "path_counts_array",
+    "path_figure",
+    "save_figure",
+    "spectrogram_figure",
+]
 
 # Magnitude floor of the STFT before the log (amplitude 1e-10 = -200 dB): keeps silence finite.
 _FLOOR_DB = -200.0
-# θ values printed per title line, so that 14-parameter titles stay readable.
-_THETA_PER_LINE = 4
-# Spectrogram figure geometry (inches): width, margins, axes height, title line height.
-_FIG_W_IN, _LEFT_IN, _RIGHT_IN, _TOP_IN, _BOTTOM_IN = 10.0, 0.75, 0.75, 0.1, 0.5
-_COL_GAP_IN, _CBAR_GAP_IN, _CBAR_W_IN = 0.25, 0.2, 0.15
-_AX_H_IN, _TITLE_LINE_IN = 1.8, 0.15
+# Rows of the log-frequency image per octave, and its lowest frequency (Hz; at least the
+# STFT's first bin above 0).
+_ROWS_PER_OCTAVE, _F_MIN_HZ = 24, 20.0
+_HZ_TICKS = (20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000)
+# Figure geometry (inches): width of a spectrogram, margins, gaps, the colour bar, the θ
+# table beside each row, a row's height and its title's.
+_AX_W_IN, _LEFT_IN, _RIGHT_IN, _TOP_IN, _BOTTOM_IN = 3.6, 0.75, 0.1, 0.1, 0.5
+_COL_GAP_IN, _CBAR_GAP_IN, _CBAR_W_IN, _TABLE_GAP_IN, _TABLE_W_IN = 0.2, 0.15, 0.12, 0.75, 2.4
+_AX_H_IN, _TITLE_IN, _TABLE_LINE_IN = 1.8, 0.3, 0.125
 
 
 def _check_audio_batch(name: str, x: object) -> Tensor:
@@ -62,6 +73,18 @@ def _check_theta(name: str, theta: object, n: int) -> Tensor:
     return theta.detach().to("cpu", torch.float64)
 
 
+def _check_names(name: str, values: object, n: int | None) -> list[str] | None:
+    if values is None:
+        return None
+    if not isinstance(values, Sequence) or isinstance(values, str):
+        raise TypeError(f"{name} must be a list of str, got {type(values).__name__}")
+    if not all(isinstance(v, str) for v in values):
+        raise TypeError(f"{name} must contain only str")
+    if n is not None and len(values) != n:
+        raise ValueError(f"{name} has {len(values)} entries, expected {n}")
+    return list(values)
+
+
 def _log_spectrogram(x: Tensor, n_fft: int, hop: int) -> np.ndarray:
     """``(n, N)`` audio -> ``(n, n_fft // 2 + 1, 1 + N // hop)`` magnitudes in dB."""
     window = torch.hann_window(n_fft, dtype=x.dtype)
@@ -73,12 +96,33 @@ def _log_spectrogram(x: Tensor, n_fft: int, hop: int) -> np.ndarray:
     return (20.0 * torch.log10(mag)).numpy()
 
 
-def _theta_text(symbol: str, values: Tensor, names: Sequence[str]) -> str:
-    items = [f"{name}={float(v):.3f}" for name, v in zip(names, values.tolist(), strict=True)]
-    lines = [
-        ", ".join(items[i : i + _THETA_PER_LINE]) for i in range(0, len(items), _THETA_PER_LINE)
-    ]
-    return f"{symbol}: " + ",\n".join(lines)
+def log_frequency_rows(sr: float, n_fft: int) -> np.ndarray:
+    """Frequencies (Hz) of the log-frequency image's rows: ``_ROWS_PER_OCTAVE`` per octave
+    from ``max(20 Hz, sr / n_fft)`` up to ``sr / 2``."""
+    low = max(_F_MIN_HZ, sr / n_fft)
+    n_rows = max(2, int(np.floor(_ROWS_PER_OCTAVE * np.log2(sr / 2 / low))) + 1)
+    return low * 2.0 ** (np.arange(n_rows) / _ROWS_PER_OCTAVE)
+
+
+def _to_log_frequency(specs: np.ndarray, freqs: np.ndarray, bin_hz: float) -> np.ndarray:
+    """``(..., bins, frames)`` -> ``(..., rows, frames)``: each row linearly interpolated (in
+    dB) between the two STFT bins around its frequency."""
+    pos = np.clip(freqs / bin_hz, 0, specs.shape[-2] - 1)
+    low = np.minimum(np.floor(pos).astype(int), specs.shape[-2] - 2)
+    w = (pos - low)[:, None]
+    return specs[..., low, :] * (1 - w) + specs[..., low + 1, :] * w
+
+
+def _theta_table(names: list[str], theta: Tensor | None, theta_hat: Tensor | None) -> str:
+    """One line per parameter: name, θ, θ̂ (monospace columns)."""
+    width = max(len(n) for n in names)
+    head = f"{'':<{width}}  {'θ' if theta is not None else '':>5}  "
+    head += "θ̂" if theta_hat is not None else ""
+    lines = [head.rstrip()]
+    for k, name in enumerate(names):
+        cells = [f"{float(t[k]):5.3f}" if t is not None else " " * 5 for t in (theta, theta_hat)]
+        lines.append(f"{name:<{width}}  {cells[0]}  {cells[1]}".rstrip())
+    return "\n".join(lines)
 
 
 def spectrogram_figure(
@@ -88,30 +132,36 @@ def spectrogram_figure(
     theta: Tensor | None = None,
     theta_hat: Tensor | None = None,
     theta_names: list[str] | None = None,
-    n_fft: int = 512,
-    hop: int = 128,
+    n_fft: int | None = None,
+    hop: int | None = None,
     db_range: float = 80.0,
+    names: list[str] | None = None,
 ) -> Figure:
-    """Target vs. reconstruction log-magnitude spectrograms, one row per example.
+    """Target vs. reconstruction log-magnitude spectrograms on a log-frequency axis, one row
+    per example, with the example's name and, beside the row, its θ and θ̂ as a table.
 
     Args:
         x: targets, ``(n, 1, N)`` or ``(n, N)`` floating tensor (any device), n >= 1.
         x_hat: reconstructions, same shape as ``x``.
         sr: sample rate in Hz (> 0), for the time (s) and frequency (Hz) axes.
-        theta: optional true parameters ``(n, n_theta)`` (normalised, [0, 1]); shown in the
-            titles of the target column.
-        theta_hat: optional predicted parameters ``(n, n_theta)``; shown in the titles of the
-            reconstruction column.
+        theta: optional true parameters ``(n, n_theta)`` (normalised, [0, 1]).
+        theta_hat: optional predicted parameters ``(n, n_theta)``.
         theta_names: names of the ``n_theta`` parameters (default ``θ0, θ1, ...``).
-        n_fft: STFT size in samples (Hann window of the same length), >= 2.
-        hop: STFT hop in samples, >= 1.
+        n_fft: STFT size in samples (Hann window of the same length), >= 2; default the
+            power of two nearest ``sr / 16`` (a 64 ms window: 512 at 8192 Hz, 2048 at
+            44.1 kHz), so that a kick's fundamental gets a few bins of its own.
+        hop: STFT hop in samples, >= 1 (default ``n_fft // 4``).
         db_range: colour range in dB below the loudest bin of the figure (> 0).
+        names: the examples' names (e.g. their files), one per example; default
+            ``example <i>``.
 
     Returns:
-        A ``Figure`` with an ``(n, 2)`` grid of axes (time in s, frequency 0 .. sr/2 in Hz)
-        and one shared colour bar; ``fig.axes`` lists the panels row by row, then the colour
-        bar. All panels use the same dB scale so target and reconstruction levels compare
-        directly. Non-finite samples (a diverged model) give blank pixels, not an error.
+        A ``Figure`` with an ``(n, 2)`` grid of image axes (time in s; frequency on a log
+        axis, in log2(Hz) coordinates labelled in Hz, from max(20 Hz, sr / n_fft) to sr / 2),
+        one shared colour bar and, with θ or θ̂, one table axes per row; ``fig.axes`` lists
+        the panels row by row, then the colour bar, then the tables. All panels use the same
+        dB scale so target and reconstruction levels compare directly. Non-finite samples (a
+        diverged model) give blank pixels, not an error.
     """
     x = _check_audio_batch("x", x)
     x_hat = _check_audio_batch("x_hat", x_hat)
@@ -120,8 +170,10 @@ def spectrogram_figure(
             f"x and x_hat must have the same shape, got {tuple(x.shape)} and {tuple(x_hat.shape)}"
         )
     sr = check_positive("sr", sr)
+    if n_fft is None:
+        n_fft = 2 ** max(1, round(float(np.log2(sr / 16))))
     n_fft = check_int("n_fft", n_fft, 2)
-    hop = check_int("hop", hop, 1)
+    hop = check_int("hop", n_fft // 4 if hop is None else hop, 1)
     db_range = check_positive("db_range", db_range)
     n, n_samples = x.shape
     thetas = {}
@@ -131,94 +183,79 @@ def spectrogram_figure(
     n_theta = {t.shape[1] for t in thetas.values()}
     if len(n_theta) > 1:
         raise ValueError(f"theta and theta_hat must have the same n_theta, got {sorted(n_theta)}")
-    if theta_names is not None:
-        if not isinstance(theta_names, Sequence) or isinstance(theta_names, str):
-            raise TypeError(f"theta_names must be a list of str, got {type(theta_names).__name__}")
-        if not all(isinstance(s, str) for s in theta_names):
-            raise TypeError("theta_names must contain only str")
-        if n_theta and len(theta_names) != next(iter(n_theta)):
-            raise ValueError(
-                f"theta_names has {len(theta_names)} names but theta has {next(iter(n_theta))} "
-                "columns"
-            )
-    names = list(theta_names) if theta_names is not None else None
-    if names is None and n_theta:
-        names = [f"θ{i}" for i in range(next(iter(n_theta)))]
+    param_names = _check_names("theta_names", theta_names, next(iter(n_theta), None))
+    if param_names is None and n_theta:
+        param_names = [f"θ{i}" for i in range(next(iter(n_theta)))]
+    labels = _check_names("names", names, n) or [f"example {i}" for i in range(n)]
 
-    specs = _log_spectrogram(torch.cat([x, x_hat]), n_fft, hop)
+    bin_hz = sr / n_fft
+    freqs = log_frequency_rows(sr, n_fft)
+    specs = _to_log_frequency(_log_spectrogram(torch.cat([x, x_hat]), n_fft, hop), freqs, bin_hz)
     finite = specs[np.isfinite(specs)]
     # Top of the colour scale = loudest bin, but never below floor + range, so a silent
     # figure is drawn dark rather than at full brightness.
     vmax = max(float(finite.max()) if finite.size else _FLOOR_DB, _FLOOR_DB + db_range)
     vmin = vmax - db_range
-    n_bins, n_frames = specs.shape[1:]
-    bin_hz, frame_s = sr / n_fft, hop / sr
-    # Pixel centres on the frame centres (t * hop / sr) and bin frequencies (k * sr / n_fft).
-    extent = (-0.5 * frame_s, (n_frames - 0.5) * frame_s, -0.5 * bin_hz, (n_bins - 0.5) * bin_hz)
+    n_frames = specs.shape[-1]
+    frame_s, step = hop / sr, 1.0 / _ROWS_PER_OCTAVE
+    y = np.log2(freqs)
+    # Pixel centres on the frame centres (t * hop / sr) and the rows' log2 frequencies.
+    extent = (-0.5 * frame_s, (n_frames - 0.5) * frame_s, y[0] - step / 2, y[-1] + step / 2)
+    table_lines = 0 if not thetas else len(param_names) + 1
+    row_h = max(_AX_H_IN, table_lines * _TABLE_LINE_IN)
 
-    titles = []
-    for i in range(n):
-        row = []
-        for label, key, symbol in (("target", "theta", "θ"), ("reconstruction", "theta_hat", "θ̂")):
-            title = f"example {i}: {label}"
-            if key in thetas:
-                title += "\n" + _theta_text(symbol, thetas[key][i], names)
-            row.append(title)
-        titles.append(row)
-
-    # Fixed geometry in inches instead of a layout engine: constrained layout measured every
-    # tick label twice and more than doubled the rendering time; the grid here is simple enough to
-    # place by hand. Each row reserves room for its (possibly multi-line) titles.
-    title_h = [max(t.count("\n") + 1 for t in row) * _TITLE_LINE_IN + 0.12 for row in titles]
-    height = _TOP_IN + sum(title_h) + n * _AX_H_IN + _BOTTOM_IN
-    ax_w = (_FIG_W_IN - _LEFT_IN - _COL_GAP_IN - _CBAR_GAP_IN - _CBAR_W_IN - _RIGHT_IN) / 2
-    fig = Figure(figsize=(_FIG_W_IN, height))
-    axes: list[list] = []
+    # Fixed geometry in inches instead of a layout engine (constrained layout measured every
+    # tick label twice and more than doubled the rendering time): one-line titles, the θ
+    # tables in a column of their own, the colour bar between them and the spectrograms.
+    height = _TOP_IN + n * (_TITLE_IN + row_h) + _BOTTOM_IN
+    cbar_left = _LEFT_IN + 2 * _AX_W_IN + _COL_GAP_IN + _CBAR_GAP_IN
+    table_left = cbar_left + _CBAR_W_IN + _TABLE_GAP_IN
+    width = table_left + (_TABLE_W_IN if thetas else 0.0) + _RIGHT_IN
+    fig = Figure(figsize=(width, height))
+    axes: list = []
+    tables: list[tuple[tuple[float, ...], str]] = []
     image = None
-    top = height - _TOP_IN
+    ticks = [t for t in _HZ_TICKS if freqs[0] <= t <= freqs[-1]]
+    hz = FuncFormatter(lambda v, _: f"{2**v / 1000:g}k" if 2**v >= 1000 else f"{2**v:g}")
     for i in range(n):
-        top -= title_h[i]
+        top = height - _TOP_IN - i * (_TITLE_IN + row_h) - _TITLE_IN
         bottom = top - _AX_H_IN
-        row_axes = []
-        for j in range(2):
-            left = _LEFT_IN + j * (ax_w + _COL_GAP_IN)
-            rect = (left / _FIG_W_IN, bottom / height, ax_w / _FIG_W_IN, _AX_H_IN / height)
-            share = axes[0][0] if axes else (row_axes[0] if row_axes else None)
-            ax = fig.add_axes(rect, sharex=share, sharey=share)
-            image = ax.imshow(
-                specs[j * n + i],
-                origin="lower",
-                aspect="auto",
-                interpolation="nearest",
-                extent=extent,
-                vmin=vmin,
-                vmax=vmax,
-                cmap="magma",
+        for j, label in enumerate(("target", "reconstruction")):
+            left = _LEFT_IN + j * (_AX_W_IN + _COL_GAP_IN)
+            rect = (left / width, bottom / height, _AX_W_IN / width, _AX_H_IN / height)
+            ax = fig.add_axes(
+                rect, sharex=axes[0] if axes else None, sharey=axes[0] if axes else None
             )
-            ax.set_title(titles[i][j], fontsize=8)
+            image = ax.imshow(specs[j * n + i], origin="lower", aspect="auto",
+                              interpolation="nearest", extent=extent, vmin=vmin, vmax=vmax,
+                              cmap="magma")  # fmt: skip
+            ax.set_title(f"{labels[i]}: {label}", fontsize=8, loc="left")
             ax.tick_params(labelsize=7, labelleft=j == 0, labelbottom=i == n - 1)
             if j == 0:
                 ax.set_ylabel("frequency (Hz)", fontsize=8)
             if i == n - 1:
                 ax.set_xlabel("time (s)", fontsize=8)
-            row_axes.append(ax)
-        axes.append(row_axes)
-        top = bottom
-    axes[0][0].set_xlim(0.0, n_samples / sr)
-    axes[0][0].set_ylim(0.0, sr / 2.0)
-    cbar_left = _LEFT_IN + 2 * ax_w + _COL_GAP_IN + _CBAR_GAP_IN
-    first_top = height - _TOP_IN - title_h[0]
-    cax = fig.add_axes(
-        (
-            cbar_left / _FIG_W_IN,
-            _BOTTOM_IN / height,
-            _CBAR_W_IN / _FIG_W_IN,
-            (first_top - _BOTTOM_IN) / height,
-        )
-    )
+            axes.append(ax)
+        if thetas:
+            table_top = top + _TITLE_IN
+            rect = (table_left / width, (table_top - row_h) / height, _TABLE_W_IN / width,
+                    row_h / height)  # fmt: skip
+            rows = {k: thetas[k][i] if k in thetas else None for k in ("theta", "theta_hat")}
+            tables.append((rect, _theta_table(param_names, rows["theta"], rows["theta_hat"])))
+    axes[0].set_xlim(0.0, n_samples / sr)
+    axes[0].set_ylim(extent[2], extent[3])
+    axes[0].set_yticks(np.log2(ticks))
+    axes[0].yaxis.set_major_formatter(hz)
+    cax = fig.add_axes((cbar_left / width, _BOTTOM_IN / height, _CBAR_W_IN / width,
+                        (height - _TOP_IN - _TITLE_IN - _BOTTOM_IN) / height))  # fmt: skip
     cbar = fig.colorbar(image, cax=cax)
     cbar.set_label("magnitude (dB)", fontsize=8)
     cbar.ax.tick_params(labelsize=7)
+    for rect, text in tables:
+        ax = fig.add_axes(rect)
+        ax.set_axis_off()
+        ax.text(0.0, 1.0, text, va="top", ha="left", family="monospace", fontsize=7,
+                transform=ax.transAxes)  # fmt: skip
     return fig
 
 

@@ -40,7 +40,8 @@ from typing import Any
 
 import yaml
 
-from experiments.checkpoints import read_resume_checkpoint, trim_metrics_after
+# experiments.checkpoints (torch) is imported where it is used: scripts/train.py imports this
+# module before parsing its arguments, and --help should not wait for torch.
 
 __all__ = [
     "OUTPUT_ONLY_KEYS",
@@ -211,6 +212,8 @@ def plan_start(
     records = _records(found)
     last = run_dir / "checkpoints" / "last.ckpt"
     if last.is_file():
+        from experiments.checkpoints import read_resume_checkpoint
+
         record = read_resume_checkpoint(last)
         resumed = [*records.get("resumed_in_place", []), record]
         return RunStart("resume", record["checkpoint"], {**records, "resumed_in_place": resumed})
@@ -234,6 +237,8 @@ def apply_start(run_dir: str | os.PathLike, start: RunStart) -> None:
     run_dir = Path(run_dir)
     if start.kind == "resume":
         step = start.records["resumed_in_place"][-1]["global_step"]
+        from experiments.checkpoints import trim_metrics_after
+
         trim_metrics_after(run_dir / "metrics.csv", step)
     elif start.kind == "restart":
         start.moved_to.mkdir(parents=True)

@@ -40,9 +40,9 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset, default_collate
 
 from experiments.data.recon_seeds import reconstruction_seeds
-from experiments.synths.common import render, synth_takes_seed
-from experiments.synths.shift import pad_shift
+from experiments.synth_protocol import render, synth_takes_seed
 from experiments.theta_is_cache import read_or_write_batches, warmup_key
+from experiments.training_shift import pad_shift
 from scrapl.validation import check_int
 
 __all__ = [

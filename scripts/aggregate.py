@@ -1,7 +1,7 @@
 """Tables of the paper from run folders: statistics over seeds and comparisons of losses.
 
     python scripts/aggregate.py out/                                   # every run under out/
-    python scripts/aggregate.py out/granular --baseline scrapl --pairs scrapl:scrapl_no_theta_is
+    python scripts/aggregate.py out/granular --baseline scrapl --pairs mss_linear:scrapl
 
 Writes into ``--out`` (default RUNS_DIR): summary.{csv,md,tex} (mean ± 1.96·std/√n per
 experiment, loss and metric), comparisons.{csv,md,tex} (b − a, Student-t 95 % half-width,
@@ -14,13 +14,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-from experiments.analysis.collect import collect, report_text
-from experiments.analysis.errors import MixedConfigError
-from experiments.analysis.grouping import OlderRuns
-from experiments.analysis.summary import compare_pairs, parse_pairs, summarise
-from experiments.analysis.tables import write_tables
-from experiments.audio_io import atomic_output
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,6 +30,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Imported after parsing: --help answers without torch.
+    from experiments.analysis.collect import collect, report_text
+    from experiments.analysis.errors import MixedConfigError
+    from experiments.analysis.grouping import OlderRuns
+    from experiments.analysis.summary import (
+        NOT_COMPARED_NOTE,
+        compare_pairs,
+        parse_pairs,
+        summarise,
+    )
+    from experiments.analysis.tables import write_tables
+    from experiments.audio_io import atomic_output
+
     try:
         pairs = parse_pairs(args.pairs)
         collection = collect(args.runs_dir, OlderRuns.from_file(args.older_runs))
@@ -55,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = args.out or args.runs_dir
     written = write_tables(out, rows, comparisons)
+    if comparisons:
+        notes.append(NOT_COMPARED_NOTE)
     report = report_text(collection, notes)
     with atomic_output(out / "report.txt") as tmp:
         tmp.write_text(report)

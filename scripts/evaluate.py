@@ -21,11 +21,8 @@ import os
 from pathlib import Path
 
 import hydra
-import lightning.pytorch as pl
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.audio_io import atomic_output
-from experiments.callbacks.test_metrics import TestMetrics
 from experiments.run_dirs import RUN_NAME_VARIABLE, new_run_name
 
 log = logging.getLogger("evaluate")
@@ -38,6 +35,16 @@ for _name, _fn in (("parent_dir", lambda p: str(Path(p).parent)),
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Test ``cfg.ckpt_path``; returns the ``test/*`` metrics."""
+    # Imported here, not above: --help answers without torch.
+    import lightning.pytorch as pl
+
+    from experiments.audio_io import atomic_output
+    from experiments.callbacks.test_metrics import TestMetrics
+    from experiments.console import silence_known_warnings, single_lightning_output
+
+    silence_known_warnings()
+    single_lightning_output()
+
     ckpt, run_dir = Path(cfg.ckpt_path), Path(cfg.run_dir)
     out_dir = Path(cfg.logger.save_dir)
     if not ckpt.is_file():

@@ -30,14 +30,12 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import lightning.pytorch as pl
-import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.utils import instantiate
+from experiments.benchmarks.device_plan import SECTIONS, SIZES
 
-from experiments.benchmarks.device_sections import SECTIONS, SIZES, DeviceCheck
+if TYPE_CHECKING:
+    import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,6 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def check_device(device: str) -> torch.device:
     """The device, refused with a message when it is not usable here."""
+    import torch
+
     try:
         dev = torch.device(device)
     except RuntimeError as e:
@@ -79,6 +79,11 @@ def check_device(device: str) -> torch.device:
 
 def build(overrides: list[str]) -> tuple:
     """``(cfg, datamodule, module)`` of configs/train.yaml, seeded as scripts/train.py."""
+    import lightning.pytorch as pl
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.utils import instantiate
+
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
         cfg = compose("train", overrides=[*overrides, "logger=none", "paths.output_dir=/tmp"])
@@ -91,6 +96,9 @@ def main(argv: list[str] | None = None) -> Path:
         args = parse_args(argv)
     except ValueError as e:
         raise SystemExit(f"gpu_check.py: {e}") from None
+    # Imported after the arguments: --help answers without torch.
+    from experiments.benchmarks.device_sections import DeviceCheck
+
     check = DeviceCheck(args, build, ROOT, sys.argv[1:] if argv is None else argv)
     start = time.perf_counter()
     for i, section in enumerate(args.sections):

@@ -17,11 +17,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from experiments.analysis.errors import MixedConfigError
-from experiments.listen.audio_files import AUDIO_FORMATS
-from experiments.listen.runs import ListenError
-from experiments.listen.site import build_site
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -30,10 +25,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="play this seed's runs")
     parser.add_argument("--losses", default=None, help="comma-separated losses, in this order")
     parser.add_argument("--rows", type=int, default=4, help="test sounds shown at a time")
-    parser.add_argument("--audio-format", choices=sorted(AUDIO_FORMATS), default="wav")
+    # experiments.listen.audio_files.AUDIO_FORMATS (not imported before parsing)
+    parser.add_argument("--audio-format", choices=("flac", "ogg", "wav"), default="wav")
     parser.add_argument("--title", default="Listen: sound matching")
     parser.add_argument("--note", action="append", default=[], help="a paragraph under the title")
     args = parser.parse_args(argv)
+    # Imported after parsing: --help answers without torch.
+    from experiments.analysis.errors import MixedConfigError
+    from experiments.listen.runs import ListenError
+    from experiments.listen.site import build_site
+
     losses = None if args.losses is None else [s for s in args.losses.split(",") if s]
     try:
         report = build_site(

@@ -20,24 +20,12 @@ import shlex
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from benchmark_train import build_run
-from hydra import initialize_config_dir
+if TYPE_CHECKING:
+    import torch
 
-from experiments.analysis.path_gradients import (
-    PathGradientSummary,
-    median_magnitudes,
-    path_gradients,
-    sign_agreement,
-    summarise_paths,
-)
-from experiments.audio_io import atomic_output
-from experiments.data.recon_seeds import reconstruction_seeds
-from experiments.synths.common import synth_takes_seed
-from scrapl.validation import load_torch_file
-
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+    from experiments.analysis.path_gradients import PathGradientSummary
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -109,6 +97,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="Markdown file (default: print)")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides")
     args = ap.parse_args(argv)
+    # Imported after parsing: --help answers without torch.
+    import torch
+    from hydra import initialize_config_dir
+    from run_builder import CONFIG_DIR, build_run
+
+    from experiments.analysis.path_gradients import (
+        median_magnitudes,
+        path_gradients,
+        sign_agreement,
+        summarise_paths,
+    )
+    from experiments.audio_io import atomic_output
+    from experiments.data.recon_seeds import reconstruction_seeds
+    from experiments.synth_protocol import synth_takes_seed
+    from scrapl.validation import load_torch_file
+
     if args.batches < 1:
         ap.error(f"--batches must be >= 1, got {args.batches}")
     if args.threads:

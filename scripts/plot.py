@@ -15,16 +15,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-from experiments.analysis.collect import collect, report_text  # noqa: E402
-from experiments.analysis.errors import MixedConfigError  # noqa: E402
-from experiments.analysis.figure_files import FORMATS  # noqa: E402
-from experiments.analysis.figure_set import draw_all  # noqa: E402
-from experiments.analysis.grouping import OlderRuns
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -35,12 +25,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          "{config: {key: value}, choices: {group: choice}}")  # fmt: skip
     ap.add_argument("--metric", default="test/theta_l1", help="test metric of the cost plot")
     ap.add_argument("--reference", default="ploss", help="loss the cost plot is relative to")
-    ap.add_argument("--formats", default=",".join(FORMATS), help="comma list of png, svg")
+    ap.add_argument("--formats", default="png,svg", help="comma list of png, svg")
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Imported after parsing: --help answers without torch.
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    from experiments.analysis.collect import collect, report_text
+    from experiments.analysis.errors import MixedConfigError
+    from experiments.analysis.figure_set import draw_all
+    from experiments.analysis.grouping import OlderRuns
+
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     try:
         collection = collect(args.runs_dir, OlderRuns.from_file(args.older_runs))
@@ -51,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(report_text(collection), end="")
+    if args.reference not in {g.key.loss for g in collection.groups}:
+        print(
+            f"note: the reference loss {args.reference!r} is not among the runs: the cost "
+            "figures show absolute values (--reference names another)"
+        )
     print(f"wrote {len(written)} files:")
     print("\n".join(f"  {p}" for p in written))
     return 0 if written else 1

@@ -16,12 +16,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
-from experiments.analysis.errors import MixedConfigError
-from experiments.analysis.results_doc import build_document
-from experiments.audio_io import atomic_output
-
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -36,6 +30,13 @@ def main(argv: list[str] | None = None) -> int:
         help="rebuild only this section (repeatable); keep the others from --out",
     )
     args = ap.parse_args(argv)
+    # Imported after parsing: --help answers without torch.
+    import yaml
+
+    from experiments.analysis.errors import MixedConfigError
+    from experiments.analysis.results_doc import build_document
+    from experiments.audio_io import atomic_output
+
     out = args.out or args.spec.with_suffix(".md")
     try:
         spec = yaml.safe_load(args.spec.read_text())

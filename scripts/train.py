@@ -29,18 +29,19 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
-import lightning.pytorch as pl
-import torch
-from hydra.core.hydra_config import HydraConfig
-from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.audio_io import atomic_output
-from experiments.callbacks.test_metrics import TestMetrics
-from experiments.checkpoints import read_resume_checkpoint
+from experiments.config_checks import ConfigValueError, check_run_config
 from experiments.run_dirs import RUN_NAME_VARIABLE, apply_start, new_run_name, plan_start
+
+if TYPE_CHECKING:
+    import lightning.pytorch as pl
+
+# Lightning, torch and the experiments' modules are imported in train(): --help (Hydra's)
+# answers without them.
 
 log = logging.getLogger("train")
 
@@ -70,6 +71,10 @@ def _record(metrics: dict[str, float], trainer: pl.Trainer, key: str, name: str)
 def write_hydra_files(out_dir: Path, cfg: DictConfig) -> None:
     """``.hydra/`` of the run folder, as Hydra writes it. Hydra's own copy is off
     (``hydra.output_subdir: null``): it would be written before the folder is checked."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from experiments.audio_io import atomic_output
+
     if not HydraConfig.initialized():
         return
     hydra_cfg = HydraConfig.get()
@@ -86,7 +91,21 @@ def write_hydra_files(out_dir: Path, cfg: DictConfig) -> None:
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (resuming from ``cfg.ckpt_path`` if set), then test; returns the final metrics."""
     started = time.perf_counter()
-    pl.seed_everything(cfg.seed, workers=True)
+    # Bad values (lr <= 0, batch 0, ...) named before anything is imported, built or written.
+    check_run_config(OmegaConf.to_container(cfg, resolve=True))
+    import lightning.pytorch as pl
+    import torch
+    from lightning.pytorch.utilities import rank_zero_only
+
+    from experiments.console import silence_known_warnings, single_lightning_output
+
+    silence_known_warnings()
+    single_lightning_output()
+
+    from experiments.audio_io import atomic_output
+    from experiments.callbacks.test_metrics import TestMetrics
+    from experiments.checkpoints import read_resume_checkpoint
+
     out_dir = Path(cfg.paths.output_dir)
     run_cfg = OmegaConf.to_container(cfg, resolve=True)
     ckpt_path = cfg.ckpt_path
@@ -109,6 +128,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if resume_from is not None:
         ckpt_path = resume_from
         log.info(f"Continuing in {out_dir} from {ckpt_path}")
+
+    pl.seed_everything(cfg.seed, workers=True)  # after the folder check: it logs
 
     datamodule = hydra.utils.instantiate(cfg.data)
     module = hydra.utils.instantiate(cfg.module)
@@ -154,16 +175,25 @@ def train(cfg: DictConfig) -> dict[str, float]:
     other = ", ".join(f"{k} = {v:.4g}" for k, v in metrics.items() if "theta_l1" not in k)
     lines = [f"θ L1 (per mille): {theta}"] if theta else []
     lines += [f"Test metrics: {other}"] if other else []
-    for line in lines:
-        log.info(line)
-    log.info(f"Run folder: {out_dir}")
-    print("\n" + "\n".join([*lines, f"Run folder: {out_dir}"]))
+    for line in [*lines, f"Run folder: {out_dir}"]:
+        log.info(line)  # once: on the console and in train.log
     return metrics
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="train")
 def main(cfg: DictConfig) -> float:
-    metrics = train(cfg)
+    try:
+        metrics = train(cfg)
+    except ConfigValueError as err:
+        # Hydra made the (empty) run folder before calling this: leave nothing behind.
+        top, folder = Path(cfg.paths.out_dir).resolve(), Path(cfg.paths.output_dir).resolve()
+        while folder != top and top in folder.parents and folder.is_dir():
+            if any(folder.iterdir()):
+                break
+            folder.rmdir()
+            folder = folder.parent
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
     # The value a Hydra sweeper would minimise.
     return metrics.get("end/val/theta_l1", math.nan)
 

@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
-import lightning.pytorch as pl
-from lightning.fabric import Fabric
 from omegaconf import DictConfig
 
-from experiments.matmul_precision import set_float32_matmul_precision
-from experiments.theta_is import chunk_range, prepare_warmup, run_theta_is
-from experiments.theta_is_ranks import Ranks, warmup_on_ranks
-from scrapl.warmup.store import PROBS_NAME
+if TYPE_CHECKING:
+    from lightning.fabric import Fabric
+
+    from experiments.theta_is_ranks import Ranks
 
 log = logging.getLogger("warmup")
 
@@ -37,6 +36,10 @@ log = logging.getLogger("warmup")
 def _fabric(trainer_cfg: DictConfig) -> Fabric:
     """Fabric on the trainer config's accelerator and devices (DDP with several), with its
     float32 matrix-product precision."""
+    from lightning.fabric import Fabric
+
+    from experiments.matmul_precision import set_float32_matmul_precision
+
     accelerator = trainer_cfg.get("accelerator", "cpu")
     if not isinstance(accelerator, str):  # an accelerator config (trainer=gpu): TF32 choice
         set_float32_matmul_precision(accelerator.get("float32_matmul_precision", "highest"))
@@ -58,6 +61,8 @@ def _fabric(trainer_cfg: DictConfig) -> Fabric:
 
 
 def _fabric_ranks(fabric: Fabric) -> Ranks:
+    from experiments.theta_is_ranks import Ranks
+
     def all_true(flag: bool) -> bool:
         import torch
 
@@ -71,6 +76,16 @@ def _fabric_ranks(fabric: Fabric) -> Ranks:
 
 def warmup(cfg: DictConfig) -> Path:
     """Run (a chunk of) the warmup, or merge its folder; returns the warmup folder."""
+    # Imported here, not above: --help answers without torch.
+    import lightning.pytorch as pl
+
+    from experiments.console import silence_known_warnings, single_lightning_output
+    from experiments.theta_is import chunk_range, prepare_warmup, run_theta_is
+    from experiments.theta_is_ranks import warmup_on_ranks
+    from scrapl.warmup.store import PROBS_NAME
+
+    silence_known_warnings()
+    single_lightning_output()
     fabric = _fabric(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True)
     # Same construction order as scripts/train.py: same random initial weights.

@@ -1,4 +1,4 @@
-"""scripts/benchmark.py --losses: every loss of the menu built from its config, timed, tabled."""
+"""scripts/benchmark.py losses: every loss of the menu built from its config, timed, tabled."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow  # one fresh interpreter per loss: ~20 s
 def test_losses_table(tmp_path) -> None:
     md = tmp_path / "bench.md"
-    cmd = [sys.executable, "scripts/benchmark.py", "--losses",
+    cmd = [sys.executable, "scripts/benchmark.py", "losses",
            "mss_linear,ploss,scrapl,scrapl_no_theta_is", "--preset", "tiny", "--loss-paths", "3",
            "--repeats", "1", "--threads", "1", "--md", str(md)]  # fmt: skip
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -29,7 +29,7 @@ def test_losses_table(tmp_path) -> None:
 
 
 def test_unknown_loss_is_refused() -> None:
-    cmd = [sys.executable, "scripts/benchmark.py", "--losses", "mss_linear,nope"]
+    cmd = [sys.executable, "scripts/benchmark.py", "losses", "mss_linear,nope"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
-    assert "--losses: unknown ['nope']; choose 'all' or from" in proc.stderr
+    assert "losses: unknown ['nope']; choose 'all' or from" in proc.stderr

@@ -1,4 +1,4 @@
-"""scripts/benchmark_precision.py: the float32 floor is exact, bf16 moves θ̂ and the gradient."""
+"""scripts/benchmark.py precision: the float32 floor is exact, bf16 moves θ̂ and the gradient."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_precision_rows() -> None:
-    cmd = [sys.executable, "scripts/benchmark_precision.py", "--batches", "1", "--",
+    cmd = [sys.executable, "scripts/benchmark.py", "precision", "--batches", "1", "--",
            "experiment=granular", "preset=tiny", "loss=scrapl"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)

@@ -1,4 +1,4 @@
-"""scripts/benchmark_scattering.py at tiny sizes: every mode runs, and the full loss equals the
+"""scripts/benchmark.py scattering at tiny sizes: every mode runs, and the full loss equals the
 same distance computed on kymatio's transform."""
 
 import json
@@ -15,7 +15,7 @@ def test_benchmark_runs_every_mode_and_the_full_loss_is_kymatios(tmp_path):
     out = subprocess.run(
         [
             sys.executable,
-            str(ROOT / "scripts" / "benchmark_scattering.py"),
+            *(str(ROOT / "scripts" / "benchmark.py"), "scattering"),
             *("--kinds", "2d", "--image", "24", "--J-2d", "2", "--L", "2"),
             *("--repeats", "1", "--n-paths", "2", "--batch", "2"),
             *("--json", str(tmp_path / "results.json")),

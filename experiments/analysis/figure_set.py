@@ -1,8 +1,9 @@
 """Every figure the runs allow, for each experiment (and variant), into one folder.
 
 File names: ``<experiment>[_<variant>]_<figure>.{png,svg}`` with figures
-``val_curves_steps``, ``val_curves_time`` (runs with ``time/train_s``),
-``error_vs_cost`` (runs with ``time/step_s``), ``bars_<metric>_by_<choice>`` (a variant
+``val_curves_steps``, ``val_curves_time`` (runs with ``time/train_s``; from the start of
+the fit, θ-IS warmup included, when the runs logged ``time/warmup_s``), ``error_vs_cost``
+(runs with ``time/step_s``; the warmup included alike), ``bars_<metric>_by_<choice>`` (a variant
 choice with two values or more, e.g. TR-808 ``data`` micro / meso) and, per SCRAPL group,
 ``paths_<loss>`` (π of the group's lowest seed).
 """
@@ -58,7 +59,10 @@ def draw_all(
         name = f"{experiment}_{variant}" if variant else experiment
         title = f"{experiment} ({variant})" if variant else experiment
         save(validation_curves_figure(groups, x="step", title=title), f"{name}_val_curves_steps")
-        save(validation_curves_figure(groups, x="time", title=title), f"{name}_val_curves_time")
+        # Time from the start of the fit, θ-IS warmup included, when the runs recorded it.
+        timed = validation_curves_figure(groups, x="cost", title=title)
+        timed = timed or validation_curves_figure(groups, x="time", title=title)
+        save(timed, f"{name}_val_curves_time")
         cell_rows = [r for r in rows if r.experiment == experiment and r.variant == variant]
         save(error_vs_cost_figure(cell_rows, metric, reference, title), f"{name}_error_vs_cost")
         for g in groups:

@@ -10,7 +10,11 @@ from experiments.analysis.series_style import series_style
 
 __all__ = ["validation_curves_figure"]
 
-X_LABELS = {"step": "training steps", "time": "training time (s)"}
+X_LABELS = {
+    "step": "training steps",
+    "time": "training time (s; θ-IS warmup not recorded)",
+    "cost": "seconds: θ-IS warmup, then training",
+}
 
 
 def validation_curves_figure(
@@ -25,7 +29,8 @@ def validation_curves_figure(
     Args:
         groups: the groups to draw (normally the losses of one experiment and variant).
         column: the validation metric.
-        x: ``"step"`` (optimizer steps) or ``"time"`` (training seconds, ``time/train_s``).
+        x: ``"step"`` (optimizer steps), ``"time"`` (training seconds, ``time/train_s``) or
+            ``"cost"`` (the same after the seconds before the first step: the θ-IS warmup).
     """
     bands = [(g, b) for g in groups if (b := curve_band(g, column, x)) is not None]
     if not bands:

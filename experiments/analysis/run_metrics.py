@@ -6,6 +6,9 @@
 * ``convergence_step``: the first validation step with θ L1 <= 100 ‰ (absent when the run
   never converged: :func:`run_metrics` leaves it out, :func:`converged` tells);
 * ``step_time_s``: median seconds per training step, when the run logged ``time/step_s``;
+* ``train_time_s``: seconds spent in training steps (the last ``time/train_s``);
+  ``warmup_s``: seconds before the first step (``time/warmup_s``: the θ-IS warmup, when
+  the run computed it); ``cost_s``: their sum, the run's cost (when both were logged);
 * ``wall_time_s``: the wall time of the whole training (every run of a resumed history,
   θ-IS warmup, validation and test included), from the runs' ``summary.json``, when all of
   them have one.
@@ -19,10 +22,12 @@ from experiments.analysis.chains import RunChain
 from experiments.analysis.curves import CONVERGENCE_THRESHOLD, convergence_step, total_variation
 from experiments.analysis.metrics_csv import last_values, train_values, validation_curve
 
-__all__ = ["CURVE", "STEP_TIME", "WALL_TIME", "converged", "run_metrics"]
+__all__ = ["CURVE", "STEP_TIME", "WALL_TIME", "WARMUP_TIME", "converged", "run_metrics"]
 
 CURVE = "val/theta_l1"
 STEP_TIME = "time/step_s"
+TRAIN_TIME = "time/train_s"
+WARMUP_TIME = "time/warmup_s"
 WALL_TIME = "wall_time_s"
 
 
@@ -48,6 +53,14 @@ def run_metrics(chain: RunChain, threshold: float = CONVERGENCE_THRESHOLD) -> di
     times = [v for _, v in train_values(chain.metrics, STEP_TIME)]
     if times:
         out["step_time_s"] = statistics.median(times)
+    trained = [v for _, v in train_values(chain.metrics, TRAIN_TIME)]
+    if trained:
+        out["train_time_s"] = trained[-1]
+    warmups = [v for _, v in train_values(chain.metrics, WARMUP_TIME)]
+    if warmups:
+        out["warmup_s"] = warmups[0]  # the first fit's (a resumed run keeps it)
+        if trained:
+            out["cost_s"] = trained[-1] + warmups[0]
     walls = [run.summary.get(WALL_TIME) for run in chain.runs]
     if all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in walls):
         out[WALL_TIME] = float(sum(walls))

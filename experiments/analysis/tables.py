@@ -35,10 +35,13 @@ COMPARISON_COLUMNS = (
 )  # fmt: skip
 LABELS = {
     "test/theta_l1": "θ L1 ‰",
-    "test/loss": "test loss",
+    "test/loss": "own test loss (†)",
     "val_total_variation": "val TV ‰",
     "convergence_step": "steps to ≤ 100 ‰",
     "step_time_s": "s / step",
+    "train_time_s": "training s",
+    "warmup_s": "θ-IS warmup s",
+    "cost_s": "s incl. warmup",
 }
 
 
@@ -123,6 +126,11 @@ def summary_markdown(rows: list[SummaryRow]) -> str:
             lines.append("| " + " | ".join([loss, str(n_runs), *texts]) + " |")
         parts.append("\n".join(lines))
     note = "Mean ± 1.96 · std(ddof=0) / √n over seeds; (n=k): k runs have the metric."
+    if any(r.metric == "test/loss" for r in rows):
+        note += (
+            " (†) each loss's own value on the test split, on a scale of its own: it does not"
+            " compare across rows."
+        )
     return "\n\n".join(parts + [note]) + "\n"
 
 

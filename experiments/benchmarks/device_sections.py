@@ -27,6 +27,7 @@ from experiments.benchmarks.device_check import (
     render_determinism,
     time_fn,
 )
+from experiments.benchmarks.device_plan import PAPER, SECTIONS, SIZES
 from experiments.benchmarks.device_report import Figure, Report
 from experiments.data.split_datamodule import HOST_KEYS
 from experiments.theta_is import prepare_warmup
@@ -34,12 +35,6 @@ from scrapl import JTFSLoss, SCRAPLLoss
 
 __all__ = ["PAPER", "SECTIONS", "SIZES", "DeviceCheck"]
 
-SECTIONS = ("parity", "determinism", "timing", "lightning", "profile")
-SIZES = {
-    "paper": dict(shape=32768, J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2, T=4096, F=8),
-    "tiny": dict(shape=4096, J=6, Q1=4, Q2=1, J_fr=2, Q_fr=1),
-}
-PAPER = {"scrapl": "89.8 ms / 2.50 GB", "jtfs": "1730 ms / 12.97 GB"}  # Table 5, batch 4
 # Float32 kernels of CPU and GPU sum in different orders: ~1e-7 per operation, grown by
 # the depth of the transform; the bounds of tests/test_gpu.py.
 VALUE_TOL, GRAD_TOL = 1e-4, 1e-3

@@ -6,7 +6,8 @@ predicted ``theta_hat``) are saved as::
 
     <out_dir>/epoch{E:03d}_ex{i}_target.wav      32-bit float WAV at synth.sr, unclipped
     <out_dir>/epoch{E:03d}_ex{i}_recon.wav
-    <plot_dir>/epoch{E:03d}_spectrograms.png    target | reconstruction rows, θ / θ̂ titles
+    <plot_dir>/epoch{E:03d}_spectrograms.png    target | reconstruction rows (log frequency),
+                                                named by file when recorded, θ / θ̂ tables
 
 and the figure is also sent to every attached logger that can take images: W&B-style
 loggers (``log_image``) and TensorBoard-style ones (``experiment.add_figure``).
@@ -133,6 +134,7 @@ class AudioExamples(pl.Callback):
             theta=None if theta is None else theta[:n],
             theta_hat=None if theta_hat is None else theta_hat[:n],
             theta_names=getattr(pl_module, "theta_names", None),
+            names=None if examples.get("names") is None else list(examples["names"][:n]),
         )
         png = self.plot_dir / f"{prefix}_spectrograms.png"
         save_figure(fig, png)

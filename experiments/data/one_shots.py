@@ -8,7 +8,8 @@ files a list names, is read with ``soundfile``, averaged over its channels, resa
 ``n_samples``. Files that cannot serve raise :class:`BadAudioFile`, naming the file: not
 readable as audio, no samples, non-finite samples, shorter than ``min_samples`` (after
 resampling), or silent (peak below ``silence_threshold`` in the kept samples). With
-``skip_bad=True`` they are left out instead and counted in one logged warning. Nothing is
+``skip_bad=True`` they are left out instead and counted in one logged warning; without it,
+every unusable file is named in one :class:`BadAudioFiles` error. Nothing is
 ever written into ``root``.
 
 The drum type comes from the file name where it says so (:func:`drum_type_from_name`).
@@ -67,6 +68,22 @@ class BadAudioFile(ValueError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class BadAudioFiles(BadAudioFile):
+    """Every unusable file of a folder at once (``errors``), with the way to leave them out;
+    ``path`` and ``reason`` are the first one's."""
+
+    def __init__(self, errors: list[BadAudioFile], n_files: int, root: Path) -> None:
+        ValueError.__init__(
+            self,
+            f"{len(errors)} of {n_files} files under {root} cannot serve as one-shots:\n"
+            + "".join(f"  {e.path}: {e.reason}\n" for e in errors)
+            + "Leave them out with data.skip_bad=true (OneShotFolder(..., skip_bad=True)).",
+        )
+        self.errors = errors
+        self.path = errors[0].path
+        self.reason = errors[0].reason
 
 
 def _words(name: str) -> list[str]:
@@ -231,11 +248,11 @@ class OneShotFolder(OneShotCollection):
                     load_one_shot(self.root / rel, sr, n_samples, min_samples, silence_threshold)
                 )
             except BadAudioFile as err:
-                if not skip_bad:
-                    raise
                 bad.append(err)
                 continue
             names.append(rel.as_posix())
+        if bad and not skip_bad:  # every bad file at once, not the first
+            raise BadAudioFiles(bad, len(bad) + len(names), self.root)
         if bad:
             logger.warning(
                 "skipped %d of %d files under %s: %s",

@@ -1,5 +1,5 @@
 """Run folders of made-up sounds, in the layout training writes: for tests and the build
-benchmark of the listening page (``scripts/benchmark_listen.py``).
+benchmark of the listening page (``scripts/benchmark.py listen``).
 
 Each folder holds a minimal ``config.yaml`` and ``metrics.csv`` (one epoch, a test row), and a
 ``test_audio/`` written by :func:`experiments.test_audio_store.write_test_audio`: targets are

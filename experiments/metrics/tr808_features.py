@@ -5,7 +5,7 @@ how closely these features follow the target's, separately over the transient (f
 and the decay (frames 2-65) of the hit. The definitions are those of the published set-up:
 
 * the ``pad`` samples of the training shift's left padding are removed first
-  (:func:`experiments.synths.shift.pad_shift`), then frames of 2048 samples with hop 512
+  (:func:`experiments.training_shift.pad_shift`), then frames of 2048 samples with hop 512
   (no centring: frame ``i`` is samples ``512 i .. 512 i + 2047``);
 * loudness: the signal is K-weighted (the ITU-R BS.1770 pre-filter and RLB high-pass, as
   designed by ``pyloudnorm``'s "DeMan" filters, which reproduce the standard's 48 kHz

@@ -1,5 +1,5 @@
-"""Pieces shared by the synths: ``expm1(x) / x``, per-example seeding, the ``theta`` check, and
-how a synth is called (with or without a seed)."""
+"""Pieces shared by the synths: ``expm1(x) / x``, per-example seeding and the ``theta`` check.
+How a synth is called (with or without a seed) is experiments/synth_protocol.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numbers
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from scrapl.validation import check_int
 
@@ -16,8 +16,6 @@ __all__ = [
     "check_theta",
     "example_generators",
     "expm1_over_x",
-    "render",
-    "synth_takes_seed",
 ]
 
 SeedLike = int | Tensor | Sequence[int]
@@ -95,36 +93,3 @@ def check_theta(theta: object, n_dims: int) -> None:
                 f"theta must lie in [0, 1], got min {theta.min().item():.4g}, "
                 f"max {theta.max().item():.4g}"
             )
-
-
-def synth_takes_seed(synth: nn.Module) -> bool:
-    """Whether ``synth`` is called as ``synth(theta, seed)`` (True) or ``synth(theta)``.
-
-    A synth says so with a boolean class attribute ``takes_seed``: the granular and chirplet
-    synths draw their randomness from a seed (True), the TR-808 synth is deterministic
-    (False). A synth without the attribute is taken to need a seed, the signature the
-    sound-matching experiments were written for.
-    """
-    value = getattr(synth, "takes_seed", True)
-    if not isinstance(value, bool):
-        raise TypeError(
-            f"{type(synth).__name__}.takes_seed must be a bool (whether forward takes a seed), "
-            f"got {value!r}"
-        )
-    return value
-
-
-def render(synth: nn.Module, theta: Tensor, seed: SeedLike | None = None) -> Tensor:
-    """``synth(theta, seed)``, or ``synth(theta)`` for a synth that takes no seed.
-
-    Raises:
-        ValueError: the synth takes a seed and ``seed`` is None.
-    """
-    if not synth_takes_seed(synth):
-        return synth(theta)
-    if seed is None:
-        raise ValueError(
-            f"{type(synth).__name__} takes a seed (its randomness), but none was given: the "
-            "batch needs a 'seed' per example"
-        )
-    return synth(theta, seed)

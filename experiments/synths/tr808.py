@@ -218,7 +218,7 @@ class TR808Synth(torch.nn.Module):
     reproduces it).
 
     ``takes_seed = False``: ``forward`` takes no seed (see
-    :func:`experiments.synths.common.synth_takes_seed`).
+    :func:`experiments.synth_protocol.synth_takes_seed`).
     """
 
     noise: Tensor

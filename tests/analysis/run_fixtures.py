@@ -57,6 +57,7 @@ def lightning_rows(
     prefit: bool = True,
     step_time: float | None = None,
     first_epoch: int = 0,
+    warmup_time: float | None = None,
 ) -> list[dict[str, float]]:
     """Rows as Lightning logs them: the pre-fit validation at step 0, per epoch the training
     steps then a validation at the last step's index, finally a test row."""
@@ -73,6 +74,8 @@ def lightning_rows(
             if step_time is not None:
                 spent += step_time
                 row.update({"time/step_s": step_time, "time/train_s": spent})
+                if warmup_time is not None:
+                    row["time/warmup_s"] = warmup_time
             rows.append(row)
         rows.append({"epoch": e, "step": (e + 1) * steps_per_epoch - 1, "val/theta_l1": v,
                      "val/loss": v / 1000})  # fmt: skip
@@ -95,6 +98,7 @@ def write_run(
     hydra: bool = True,
     rows: list[dict[str, float]] | None = None,
     step_time: float | None = None,
+    warmup_time: float | None = None,
 ) -> Path:
     """A complete run folder ``root/<experiment>/<loss>/<name>``; returns the folder.
 
@@ -118,6 +122,6 @@ def write_run(
             yaml.safe_dump({"hydra": {"runtime": {"choices": picked}}})
         )
     if rows is None:
-        rows = lightning_rows(list(val), test, step_time=step_time)
+        rows = lightning_rows(list(val), test, step_time=step_time, warmup_time=warmup_time)
     write_metrics(run / "metrics.csv", rows)
     return run

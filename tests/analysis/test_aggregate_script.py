@@ -106,6 +106,24 @@ def test_summary_and_comparisons(aggregate, runs, tmp_path) -> None:
     assert "paired" in (out / "comparisons.md").read_text()
 
 
+def test_a_pair_is_compared_once_in_the_direction_asked_and_never_on_loss_values(
+    aggregate, runs
+) -> None:
+    assert aggregate([str(runs), "--baseline", "scrapl", "--pairs", "mss_linear:scrapl"]) == 0
+    rows = _read(runs / "comparisons.csv")
+    pairs = [(r["a"], r["b"], r["metric"]) for r in rows]
+    assert len(pairs) == len(set(pairs))
+    assert {(a, b) for a, b, _ in pairs} == {("mss_linear", "scrapl"), ("scrapl", "ploss")}
+    assert not [m for _, _, m in pairs if m.endswith("/loss")]
+    theta = next(r for r in rows if (r["a"], r["b"], r["metric"]) ==
+                 ("mss_linear", "scrapl", "test/theta_l1"))  # fmt: skip
+    assert float(theta["mean_diff"]) == pytest.approx(np.mean(list(SCRAPL.values()))
+                                                      - np.mean(list(MSS.values())))  # fmt: skip
+    summary = {(r["loss"], r["metric"]) for r in _read(runs / "summary.csv")}
+    assert ("scrapl", "test/loss") in summary  # in the summary, with its own column
+    assert "test/loss is each run's own loss function" in (runs / "report.txt").read_text()
+
+
 def test_baseline_compares_every_loss(aggregate, runs) -> None:
     assert aggregate([str(runs), "--baseline", "ploss"]) == 0
     pairs = {(r["a"], r["b"]) for r in _read(runs / "comparisons.csv")}

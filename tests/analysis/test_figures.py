@@ -27,7 +27,8 @@ TINY_JTFS = {"jtfs": {"J": 6, "Q1": 2, "Q2": 1, "J_fr": 2, "Q_fr": 1, "T": None,
 def _runs(root: Path) -> Path:
     for seed in (0, 1):
         run = write_run(root, loss="scrapl", seed=seed, val=[300.0, 200.0 + seed, 150.0],
-                        step_time=0.2 + 0.01 * seed, config=TINY_JTFS)  # fmt: skip
+                        step_time=0.2 + 0.01 * seed, warmup_time=3.0 + seed,
+                        config=TINY_JTFS)  # fmt: skip
         if seed == 0:
             (run / "plots").mkdir()
             with open(run / "plots" / "path_counts.csv", "w", newline="") as f:
@@ -35,7 +36,7 @@ def _runs(root: Path) -> Path:
                 w.writerow(["path_idx", "prob", "count"])
                 w.writerows((p, repr((p + 1) / 406), 1) for p in range(28))  # sums to 1
         write_run(root, loss="ploss", seed=seed, val=[300.0, 100.0, 50.0], step_time=0.1,
-                  config=TINY_JTFS)  # fmt: skip
+                  warmup_time=0.5, config=TINY_JTFS)  # fmt: skip
         for data in ("micro", "meso"):
             write_run(root, experiment="drums", loss="mss_linear", seed=seed, name=f"{data}{seed}",
                       choices={"data": data}, config={"data": {"kind": data}})  # fmt: skip
@@ -76,7 +77,10 @@ def test_curve_band_values(tmp_path) -> None:
     timed = curve_band(groups["scrapl"], x="time")
     # 2 steps per epoch at 0.2 s and 0.21 s: mean seconds spent 0, 0.41, 0.82
     assert timed.x == pytest.approx([0.0, 0.41, 0.82])
-    with pytest.raises(ValueError, match="x must be 'step' or 'time'"):
+    # With the seconds before the first step (θ-IS warmup 3 s and 4 s): shifted by 3.5 s.
+    cost = curve_band(groups["scrapl"], x="cost")
+    assert cost.x == pytest.approx([3.5, 3.91, 4.32])
+    with pytest.raises(ValueError, match="x must be one of"):
         curve_band(groups["scrapl"], x="epoch")
 
 
@@ -106,4 +110,29 @@ def test_plot_script(tmp_path, capsys) -> None:
     assert module.main([str(runs), "--formats", "png"]) == 0
     files = sorted(p.name for p in (runs / "figures").iterdir())
     assert "granular_val_curves_steps.png" in files and not any(f.endswith(".svg") for f in files)
-    assert "wrote 7 files" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "wrote 7 files" in out and "note: the reference" not in out
+    assert module.main([str(runs), "--formats", "png", "--reference", "jtfs"]) == 0
+    assert "note: the reference loss 'jtfs' is not among the runs" in capsys.readouterr().out
+
+
+def test_cost_includes_the_warmup_and_says_a_missing_reference(tmp_path) -> None:
+    from experiments.analysis.figures_cost import cost_axis
+    from experiments.analysis.summary import summarise
+
+    runs = _runs(tmp_path / "out")
+    rows, _ = summarise([g for g in collect(runs).groups if g.key.experiment == "granular"])
+    by = {(r.loss, r.metric): r.mean for r in rows}
+    # scrapl: 4 steps of 0.2 / 0.21 s plus 3 / 4 s of warmup; ploss: 4 x 0.1 s + 0.5 s.
+    assert by[("scrapl", "cost_s")] == pytest.approx((0.8 + 3.0 + 0.84 + 4.0) / 2)
+    assert by[("scrapl", "train_time_s")] == pytest.approx((0.8 + 0.84) / 2)
+    assert by[("ploss", "cost_s")] == pytest.approx(0.9)
+    axis = cost_axis(rows, "ploss")
+    assert axis.metric == "cost_s" and axis.reference == "ploss" and axis.note == ""
+    assert "θ-IS warmup" in axis.label
+    missing = cost_axis(rows, "jtfs")
+    assert missing.reference is None
+    assert missing.note == "reference 'jtfs' not among these runs: absolute values"
+    old = [r for r in rows if r.metric not in ("cost_s", "warmup_s", "train_time_s")]
+    assert cost_axis(old, "ploss").metric == "step_time_s"
+    assert "θ-IS warmup not recorded" in cost_axis(old, "ploss").label

@@ -14,8 +14,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from experiments.losses.theta_loss import ThetaLoss
 from experiments.module import SoundMatching
-from experiments.synths.common import render, synth_takes_seed
-from experiments.synths.shift import pad_shift
+from experiments.synth_protocol import render, synth_takes_seed
+from experiments.training_shift import pad_shift
 
 N = 512  # samples per sound
 PAD = 64
@@ -178,10 +178,12 @@ def test_recorded_target_with_theta_has_theta_metrics(logged) -> None:
     theta_hat = module.encoder(b["x"]).detach()
     expected = 1000 * (theta_hat - b["theta"]).abs().mean()
     assert logged["val/theta_l1"] == pytest.approx(expected.item(), rel=1e-5)
-    assert set(module.val_examples) == {"x", "x_hat", "theta", "theta_hat"}
+    assert set(module.val_examples) == {"x", "x_hat", "theta", "theta_hat", "names"}
+    # The recordings' names title the spectrograms.
+    assert module.val_examples["names"] == ["hit_0", "hit_1", "hit_2", "hit_3"]
     # Without θ, the audio callbacks get no θ to print.
     module.validation_step(recorded_batch(), 0)
-    assert set(module.val_examples) == {"x", "x_hat", "theta_hat"}
+    assert set(module.val_examples) == {"x", "x_hat", "theta_hat", "names"}
 
 
 def test_theta_loss_needs_theta(logged) -> None:

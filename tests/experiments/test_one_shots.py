@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from experiments.data.hydrogen import find_hydrogen_tr808
 from experiments.data.one_shot_dataset import split_indices
 from experiments.data.one_shots import (
     BadAudioFile,
+    BadAudioFiles,
     OneShotFolder,
     drum_type_from_name,
     find_audio_files,
@@ -203,6 +205,23 @@ def test_every_bad_file_raises_naming_it(tmp_path):
         assert info.value.path.name == name
         with pytest.raises(BadAudioFile, match=name):
             OneShotFolder(tmp_path / "bad", file_list=[name], split=(1, 0, 0))
+
+
+def test_bad_files_reported_all_at_once_with_the_way_out(tmp_path):
+    root = tmp_path / "mixed"
+    reasons = _write_bad_files(root)
+    sf.write(root / "kick.wav", _tone(60, SR, 1.0), SR)
+    with pytest.raises(BadAudioFiles) as info:
+        OneShotFolder(root, split=(1, 0, 0))
+    message = str(info.value)
+    assert message.startswith(f"{len(reasons)} of {len(reasons) + 1} files under {root}")
+    for name, reason in reasons.items():
+        assert re.search(f"{name}: .*{reason}", message), (name, message)
+    assert "kick.wav" not in message
+    assert message.endswith(
+        "Leave them out with data.skip_bad=true (OneShotFolder(..., skip_bad=True))."
+    )
+    assert sorted(e.path.name for e in info.value.errors) == sorted(reasons)
 
 
 def test_bad_files_skipped_and_counted(tmp_path, caplog):

@@ -11,7 +11,13 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from experiments.plots import path_counts_array, path_figure, save_figure, spectrogram_figure
+from experiments.plots import (
+    log_frequency_rows,
+    path_counts_array,
+    path_figure,
+    save_figure,
+    spectrogram_figure,
+)
 
 SR, N = 8000, 4000
 
@@ -30,26 +36,41 @@ def _image_axes(fig: Figure) -> list:
     return [ax for ax in fig.axes if ax.images]
 
 
-def test_spectrogram_layout_axes_and_titles() -> None:
+def _tables(fig: Figure) -> list[str]:
+    return [t.get_text() for ax in fig.axes if not ax.images for t in ax.texts]
+
+
+def test_spectrogram_layout_axes_titles_and_theta_tables() -> None:
     x, x_hat = _tones([500.0, 1000.0]), _tones([750.0, 2000.0])
     theta = torch.tensor([[0.1, 0.2], [0.3, 0.4]])
     theta_hat = torch.tensor([[0.15, 0.25], [0.35, 0.45]])
-    fig = spectrogram_figure(x, x_hat, SR, theta, theta_hat, ["density", "slope"], 256, 64)
+    fig = spectrogram_figure(x, x_hat, SR, theta, theta_hat, ["density", "slope"], 256, 64,
+                             names=["a/kick.wav", "snare.flac"])  # fmt: skip
     assert isinstance(fig, Figure)
     axes = _image_axes(fig)
     assert len(axes) == 4  # rows = examples, columns = target / reconstruction
-    assert len(fig.axes) == 5  # plus the shared colour bar
+    assert len(fig.axes) == 7  # plus the shared colour bar and a θ table per row
+    rows = log_frequency_rows(SR, 256)
     for ax in axes:
         assert ax.get_xlim() == pytest.approx((0.0, N / SR))
-        assert ax.get_ylim() == pytest.approx((0.0, SR / 2))
-        assert ax.images[0].get_array().shape == (256 // 2 + 1, 1 + N // 64)
-    # The 2x2 grid is built row by row: [ex0 target, ex0 recon, ex1 target, ex1 recon].
-    titles = [ax.get_title() for ax in axes]
-    assert "example 0: target" in titles[0] and "density=0.100" in titles[0]
-    assert "slope=0.200" in titles[0]
-    assert "reconstruction" in titles[1] and "θ̂" in titles[1] and "density=0.150" in titles[1]
-    assert "example 1" in titles[3] and "slope=0.450" in titles[3]
+        low, high = ax.get_ylim()  # log2(Hz), half a row beyond the first and last rows
+        assert 2**low < rows[0] < 2**high and rows[-1] <= SR / 2 < 2 ** (high + 0.1)
+        assert ax.images[0].get_array().shape == (rows.size, 1 + N // 64)
+    # 24 rows per octave from max(20 Hz, one bin) up to sr / 2.
+    assert rows[0] == pytest.approx(max(20.0, SR / 256))
+    assert np.diff(np.log2(rows)) == pytest.approx(np.full(rows.size - 1, 1 / 24))
+    # The 2x2 grid is built row by row: [ex0 target, ex0 recon, ex1 target, ex1 recon],
+    # titled by the examples' names on one line each.
+    titles = [ax.get_title(loc="left") for ax in axes]
+    assert titles == ["a/kick.wav: target", "a/kick.wav: reconstruction",
+                      "snare.flac: target", "snare.flac: reconstruction"]  # fmt: skip
+    tables = _tables(fig)
+    assert len(tables) == 2
+    assert tables[0].splitlines()[1:] == ["density  0.100  0.150", "slope    0.200  0.250"]
+    assert tables[1].splitlines()[2] == "slope    0.400  0.450"
     assert axes[0].get_ylabel() == "frequency (Hz)" and axes[2].get_xlabel() == "time (s)"
+    labels = [t.get_text() for t in axes[0].get_yticklabels()]
+    assert labels[:2] == ["50", "100"] and "1k" in labels  # ticks in Hz on the log axis
     # One dB scale for all panels.
     assert len({ax.images[0].get_clim() for ax in axes}) == 1
 
@@ -58,10 +79,12 @@ def test_spectrogram_peak_frequency_in_hz() -> None:
     freqs = [500.0, 1250.0]
     fig = spectrogram_figure(_tones(freqs), _tones(freqs[::-1]), SR, n_fft=512, hop=128)
     axes = _image_axes(fig)
+    rows = log_frequency_rows(SR, 512)
     for ax, f in zip(axes, [500.0, 1250.0, 1250.0, 500.0], strict=True):
         spec = np.asarray(ax.images[0].get_array())
-        peak_bin = int(spec[:, spec.shape[1] // 2].argmax())
-        assert peak_bin * SR / 512 == pytest.approx(f, abs=SR / 512)
+        peak_row = int(spec[:, spec.shape[1] // 2].argmax())
+        # The peak row lies within one STFT bin of the tone (rows interpolate between bins).
+        assert rows[peak_row] == pytest.approx(f, abs=SR / 512)
         # A full-scale 0.5-amplitude tone through a Hann window: top of scale is the peak.
         vmin, vmax = ax.images[0].get_clim()
         assert vmax - vmin == pytest.approx(80.0)
@@ -81,9 +104,12 @@ def test_spectrogram_accepts_2d_short_silent_and_nan() -> None:
 def test_spectrogram_default_theta_names_and_partial_theta() -> None:
     x = torch.randn(1, 1, 1000) * 0.1
     fig = spectrogram_figure(x, x, SR, theta_hat=torch.tensor([[0.5, 0.25, 1.0]]))
-    target, recon = (ax.get_title() for ax in _image_axes(fig))
-    assert "θ" not in target
-    assert "θ0=0.500" in recon and "θ2=1.000" in recon
+    target, recon = (ax.get_title(loc="left") for ax in _image_axes(fig))
+    assert (target, recon) == ("example 0: target", "example 0: reconstruction")
+    (table,) = _tables(fig)
+    assert table.splitlines()[0].split() == ["θ̂"]  # no θ column without theta
+    assert table.splitlines()[1].split() == ["θ0", "0.500"]
+    assert table.splitlines()[3].split() == ["θ2", "1.000"]
 
 
 @pytest.mark.parametrize(
@@ -103,6 +129,8 @@ def test_spectrogram_default_theta_names_and_partial_theta() -> None:
         (dict(theta=torch.zeros(2, 2), theta_names=["a"]), ValueError, "theta_names"),
         (dict(theta_names="ab"), TypeError, "theta_names"),
         (dict(theta_names=["a", 1]), TypeError, "theta_names"),
+        (dict(names=["a"]), ValueError, "names has 1 entries, expected 2"),
+        (dict(names="ab"), TypeError, "names must be a list of str"),
     ],
 )
 def test_spectrogram_rejects_bad_arguments(kwargs, exc, match) -> None:

@@ -10,8 +10,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from experiments.synths.shift import pad_shift
 from experiments.theta_is import prepare_warmup, run_theta_is, warmup_batches
+from experiments.training_shift import pad_shift
 from scrapl import SCRAPLLoss
 
 N = 256

@@ -10,6 +10,8 @@ import torch
 from conftest import ONE_STEP_FIT
 from omegaconf import open_dict
 
+from experiments.theta_is import chunk_range
+
 ROOT = Path(__file__).resolve().parents[2]
 # Smallest warmup that still covers every path and θ dim: 1 example, 1 power iteration.
 TINY_WARMUP = ["preset=tiny", "theta_is.n_examples=1", "theta_is.n_iter=1"]
@@ -29,7 +31,7 @@ def warmup_script():
 
 @pytest.mark.parametrize("n_paths,n_chunks", [(315, 1), (315, 4), (28, 3), (5, 5), (3, 7)])
 def test_chunks_cover_every_path_once(warmup_script, n_paths: int, n_chunks: int) -> None:
-    ranges = [warmup_script.chunk_range(n_paths, n_chunks, c) for c in range(n_chunks)]
+    ranges = [chunk_range(n_paths, n_chunks, c) for c in range(n_chunks)]
     covered = [p for start, end in ranges for p in range(start, end)]
     assert covered == list(range(n_paths))
     sizes = [end - start for start, end in ranges]
@@ -46,7 +48,7 @@ def test_chunks_cover_every_path_once(warmup_script, n_paths: int, n_chunks: int
 )
 def test_bad_chunks_are_refused(warmup_script, n_chunks: int, chunk: int, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        warmup_script.chunk_range(10, n_chunks, chunk)
+        chunk_range(10, n_chunks, chunk)
 
 
 def test_warmup_needs_a_scrapl_loss(warmup_script, compose_train, tmp_path: Path) -> None:

@@ -13,9 +13,9 @@ summed over all profiled steps. Three counts per step:
 
 Usage::
 
-    python scripts/benchmark_ops.py                    # paper configuration, batch 4
-    python scripts/benchmark_ops.py --batch 32 --n-paths 4 --top 25
-    python scripts/benchmark_ops.py --shape 4096 --J 6 --Q1 4 --Q2 1 --J_fr 2 --Q_fr 1 \\
+    python scripts/benchmark.py ops                    # paper configuration, batch 4
+    python scripts/benchmark.py ops --batch 32 --n-paths 4 --top 25
+    python scripts/benchmark.py ops --shape 4096 --J 6 --Q1 4 --Q2 1 --J_fr 2 --Q_fr 1 \\
         --T none --F none --n-paths 3                  # smoke test, seconds
 """
 
@@ -25,26 +25,21 @@ import argparse
 import collections
 import statistics
 
-import benchmark
-import numpy as np
-import torch
-from torch.profiler import ProfilerActivity, profile
-
-from scrapl import SCRAPLLoss
+from benchmarks import step as step_benchmark
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """``--top``, and the transform, ``--batch``, ``--threads`` and ``--n-paths`` options of
-    scripts/benchmark.py (its other options are accepted and ignored)."""
+    ``benchmark.py step`` (its other options are accepted and ignored)."""
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n")[0],
-        epilog="Transform, --batch, --threads, --n-paths: as in scripts/benchmark.py.",
+        epilog="Transform, --batch, --threads, --n-paths: as in scripts/benchmark.py step.",
     )
     ap.add_argument("--top", type=int, default=15, help="rows of the self-CPU-time table")
     own, rest = ap.parse_known_args(argv)
     if own.top < 1:
         ap.error("--top must be >= 1")
-    args = benchmark.parse_args(rest)
+    args = step_benchmark.parse_args(rest)
     args.top = own.top
     return args
 
@@ -78,11 +73,17 @@ def is_top_level(event) -> bool:
     return True
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import numpy as np
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from scrapl import SCRAPLLoss
+
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    cfg = {k: getattr(args, k) for k in benchmark.CONFIG_KEYS}
+    cfg = {k: getattr(args, k) for k in step_benchmark.CONFIG_KEYS}
     loss = SCRAPLLoss(**cfg, use_p_adam=False, use_p_saga=False)
     x = torch.randn(args.batch, 1, args.shape, requires_grad=True)
     x_target = torch.randn(args.batch, 1, args.shape)
@@ -126,7 +127,4 @@ def main() -> None:
     print(f"{'op':<36} {'share':>7} {'calls':>7}")
     for name, us in self_us.most_common(args.top):
         print(f"{name:<36} {100 * us / total_us:>6.1f}% {calls[name]:>7}")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -1,6 +1,6 @@
 """Table 5: time and memory of forward + backward of every loss of the menu (configs/loss/).
 
-Run through ``python scripts/benchmark.py --losses all`` (or a comma list of names). Each
+``python scripts/benchmark.py losses all`` (or a comma list of names). Each
 loss is built by ``hydra.utils.instantiate`` from its Hydra config, composed with
 ``experiment=<--experiment>`` (default granular: N = 32768, the paper's JTFS) and
 ``preset=<--preset>`` (default paper), and timed in a fresh process of its own on a batch
@@ -27,12 +27,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import psutil
-import torch
-from benchmark import MB, cpu_model, load1, peak_rss_mb, reset_peak_rss, timed
+from benchmarks.common import MB, cpu_model, load1, peak_rss_mb, reset_peak_rss, timed
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
+ENTRY = ROOT / "scripts" / "benchmark.py"
 MARKER = "@@LOSS_BENCHMARK@@ "
 REFERENCE = "mss_linear"
 
@@ -53,12 +51,17 @@ def compose_loss(name: str, experiment: str, preset: str = "paper") -> tuple[Any
 
 
 def _quartiles(values: list[float]) -> tuple[float, float, float]:
+    import numpy as np
+
     q25, q50, q75 = np.percentile(values, [25, 50, 75])
     return float(q50), float(q25), float(q75)
 
 
 def worker(args: argparse.Namespace) -> dict[str, Any]:
     import hydra
+    import numpy as np
+    import psutil
+    import torch
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -110,19 +113,35 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
                 q75_ms=q75, peak_MB=max(0.0, max(peaks)), input_shape=list(shape))  # fmt: skip
 
 
-def worker_args(argv: list[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--worker", required=True)
-    options = {"experiment": str, "preset": str, "batch": int, "threads": int, "device": str,
-               "dtype": str, "repeats": int, "loss_paths": str}  # fmt: skip
-    for name, kind in options.items():
-        ap.add_argument(f"--{name.replace('_', '-')}", type=kind, required=True)
-    return ap.parse_args(argv)
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("losses", help="'all' or a comma list of configs/loss/ names")
+    ap.add_argument("--experiment", default="granular", help="experiment config")
+    ap.add_argument("--preset", default="paper", help="preset config")
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs per loss or path")
+    ap.add_argument("--loss-paths", default="all", help="paths timed per SCRAPL loss")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default=None)
+    ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    ap.add_argument("--md", default=None, help="the Markdown table's path")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if min(args.batch, args.threads, args.repeats) < 1:
+        ap.error("--batch, --threads and --repeats must be >= 1")
+    if args.loss_paths != "all" and not (args.loss_paths.isdigit() and int(args.loss_paths) > 0):
+        ap.error(f"--loss-paths must be 'all' or a positive int, got {args.loss_paths!r}")
+    if args.device is None:
+        import torch
+
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    return args
 
 
 def _run_worker(name: str, args: argparse.Namespace) -> dict[str, Any] | None:
     print(f"running {name} ...", file=sys.stderr, flush=True)
-    cmd = [sys.executable, __file__, "--worker", name, "--experiment", args.experiment,
+    cmd = [sys.executable, str(ENTRY), "losses", name, "--worker", name,
+           "--experiment", args.experiment,
            "--preset", args.preset,
            "--batch", str(args.batch), "--threads", str(args.threads), "--device", args.device,
            "--dtype", args.dtype, "--repeats", str(args.repeats),
@@ -155,11 +174,17 @@ def markdown(results: list[dict[str, Any]], same: dict[str, str], env: dict[str,
     return "\n".join(lines) + "\n"
 
 
-def run_losses(args: argparse.Namespace) -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        print(MARKER + json.dumps(worker(args)), flush=True)
+        return 0
+    import torch
+
     names = menu() if args.losses == "all" else [n.strip() for n in args.losses.split(",")]
     unknown = sorted(set(names) - set(menu()))
     if unknown:
-        print(f"error: --losses: unknown {unknown}; choose 'all' or from {menu()}", file=sys.stderr)
+        print(f"error: losses: unknown {unknown}; choose 'all' or from {menu()}", file=sys.stderr)
         return 2
     load_before = load1()
     seen: dict[str, str] = {}
@@ -175,7 +200,7 @@ def run_losses(args: argparse.Namespace) -> int:
             results.append(res)
     cuda = args.device == "cuda"
     env = dict(device=torch.cuda.get_device_name() if cuda else "cpu", command=" ".join(
-        ["python scripts/benchmark.py", *sys.argv[1:]]))  # fmt: skip
+        ["python scripts/benchmark.py losses", *(argv or sys.argv[1:])]))  # fmt: skip
     env["facts"] = {
         "date (UTC)": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M"),
         "machine": f"{cpu_model()}, {os.cpu_count()} cores" + ("" if not cuda else ", CUDA"),
@@ -197,8 +222,3 @@ def run_losses(args: argparse.Namespace) -> int:
     print(text)
     print(f"wrote {out}")
     return 0 if len(results) == len(names) - len(same) else 1
-
-
-if __name__ == "__main__":
-    wargs = worker_args(sys.argv[1:])
-    print(MARKER + json.dumps(worker(wargs)), flush=True)

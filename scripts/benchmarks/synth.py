@@ -3,21 +3,19 @@
 The backward pass goes to ``theta`` (as in training, where theta comes from the encoder),
 through the oscillators, envelopes and the frequency-domain biquad.
 
-    python scripts/benchmark_synth.py --batch 8 --n-samples 44100 --threads 2
+    python scripts/benchmark.py synth --batch 8 --n-samples 44100 --threads 2
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
-
-import numpy as np
-import torch
-
-from experiments.synths.tr808 import TR808Synth
 
 
 def _median_ms(fn, repeats: int, device: str) -> float:
+    import torch
+
     fn()  # warm-up (allocations, FFT plans)
     times = []
     for _ in range(repeats):
@@ -28,18 +26,23 @@ def _median_ms(fn, repeats: int, device: str) -> float:
         if device == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
+    return 1e3 * statistics.median(times)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--n-samples", type=int, default=44100)
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = ap.parse_args()
+    ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    args = ap.parse_args(argv)
+    import torch
+
+    from experiments.synths.tr808 import TR808Synth
+
+    args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
@@ -63,7 +66,4 @@ def main() -> None:
     )
     print(f"forward            {fwd:8.1f} ms")
     print(f"forward + backward {fwd_bwd:8.1f} ms")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -1,7 +1,7 @@
 """Size and write time of a SCRAPL run's checkpoints once every path has been visited.
 
-    python scripts/benchmark_checkpoint.py -- experiment=granular loss=scrapl     # paper set-up
-    python scripts/benchmark_checkpoint.py --step-s 0.0898 --steps-per-epoch 96 -- ...
+    python scripts/benchmark.py checkpoint -- experiment=granular loss=scrapl     # paper set-up
+    python scripts/benchmark.py checkpoint --step-s 0.0898 --steps-per-epoch 96 -- ...
 
 Builds the module as a training run does, gives the P-Adam/P-SAGA transform one random
 gradient on every path (the state is allocated per visited path: this is its largest size),
@@ -21,16 +21,13 @@ import time
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
-import torch
-from benchmark_train import CONFIG_DIR, build_run
-from hydra import initialize_config_dir
-
-from experiments.checkpoint_io import AtomicCheckpointIO
-from experiments.checkpoint_policy import cadence_steps, pathwise_state_omitted, store_pathwise_as
+from run_builder import CONFIG_DIR, build_run
 
 
-def _fill_pathwise(module: torch.nn.Module) -> int:
+def _fill_pathwise(module) -> int:
     """One random gradient per path through the loss's transform; returns the paths."""
+    import torch
+
     loss = module.loss
     params = [p for p in module.encoder.parameters() if p.requires_grad]
     gen = torch.Generator().manual_seed(0)
@@ -42,6 +39,9 @@ def _fill_pathwise(module: torch.nn.Module) -> int:
 
 def _measure(module, kind: str, folder: Path) -> tuple[float, float, int]:
     """(state_dict seconds, write seconds, bytes) of one ``kind`` of checkpoint."""
+    from experiments.checkpoint_io import AtomicCheckpointIO
+    from experiments.checkpoint_policy import pathwise_state_omitted, store_pathwise_as
+
     context: AbstractContextManager = (
         pathwise_state_omitted(module.loss) if kind == "best-k" else nullcontext()
     )
@@ -60,7 +60,7 @@ def _measure(module, kind: str, folder: Path) -> tuple[float, float, int]:
     return t_state, t_write, size
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--step-s", type=float, default=0.0898, help="s per training step")
     ap.add_argument("--steps-per-epoch", type=int, default=96)
@@ -68,7 +68,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--dir", default=None, help="folder to write into (default: a temporary)")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    import torch
+    from hydra import initialize_config_dir
+
+    from experiments.checkpoint_policy import cadence_steps
+
     torch.set_num_threads(args.threads)
     if args.dir is not None:
         Path(args.dir).mkdir(parents=True, exist_ok=True)
@@ -99,7 +104,4 @@ def main() -> None:
                 f"{100 * total / epoch_s:>12.1f}"
                 f"{cadence_steps(total, args.step_s, args.max_fraction):>17}"
             )
-
-
-if __name__ == "__main__":
-    main()
+    return 0

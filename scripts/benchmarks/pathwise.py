@@ -7,7 +7,7 @@ every path was seen). Prints for each storage option the state's size per path a
 the median time of one revisit step, and the ATen operators of one step that compute
 something (views excluded: what a GPU launches as kernels, counted with a dispatch mode).
 
-    python scripts/benchmark_pathwise.py --n-paths 315 --threads 1
+    python scripts/benchmark.py pathwise --n-paths 315 --threads 1
 """
 
 from __future__ import annotations
@@ -16,40 +16,46 @@ import argparse
 import time
 from collections import Counter
 
-import numpy as np
-import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-
-from experiments.models.cnn import CNNEncoder
-from scrapl.pathwise.adam_saga import PathwiseGradientTransform
-
+# storage option -> (storage dtype name, offload to CPU)
 OPTIONS = {
-    "float32": dict(storage_dtype=None, offload_to_cpu=False),
-    "bfloat16": dict(storage_dtype=torch.bfloat16, offload_to_cpu=False),
-    "float32+offload": dict(storage_dtype=None, offload_to_cpu=True),
+    "float32": (None, False),
+    "bfloat16": ("bfloat16", False),
+    "float32+offload": (None, True),
 }
 
 
-class CountCalls(TorchDispatchMode):
-    """Counts the ATen operators called inside the mode, views (no kernel) excluded."""
+def count_calls_mode():
+    """A dispatch mode counting the ATen operators called inside it, views (no kernel)
+    excluded; built on demand so that ``--help`` does not import torch."""
+    from torch.utils._python_dispatch import TorchDispatchMode
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: Counter[str] = Counter()
+    class CountCalls(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: Counter[str] = Counter()
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if not func.is_view:
-            self.calls[str(func.overloadpacket)] += 1
-        return func(*args, **(kwargs or {}))
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if not func.is_view:
+                self.calls[str(func.overloadpacket)] += 1
+            return func(*args, **(kwargs or {}))
+
+    return CountCalls()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-theta", type=int, default=2, help="θ dims of the encoder")
     ap.add_argument("--n-paths", type=int, default=315)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = ap.parse_args()
+    ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    args = ap.parse_args(argv)
+    import numpy as np
+    import torch
+
+    from experiments.models.cnn import CNNEncoder
+    from scrapl.pathwise.adam_saga import PathwiseGradientTransform
+
+    args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.set_num_threads(args.threads)
     shapes = [p.shape for p in CNNEncoder(args.n_theta).parameters()]
     gen = torch.Generator().manual_seed(0)
@@ -60,7 +66,8 @@ def main() -> None:
         f"device {args.device}, {args.threads} thread(s)"
     )
     print(f"{'storage':<18}{'MB/path':>10}{'total MB':>10}{'ms/step':>10}{'ops/step':>10}")
-    for name, kwargs in OPTIONS.items():
+    for name, (dtype, offload) in OPTIONS.items():
+        kwargs = dict(storage_dtype=dtype and getattr(torch, dtype), offload_to_cpu=offload)
         transform = PathwiseGradientTransform(args.n_paths, **kwargs)
         visits = torch.randperm(args.n_paths, generator=gen).tolist()
         for step, path in enumerate(visits, 1):  # every path once: all state allocated
@@ -68,7 +75,7 @@ def main() -> None:
         times, counts = [], []
         for step, path in enumerate(visits[: min(60, args.n_paths)], args.n_paths + 1):
             if step % 10 == 0:
-                with CountCalls() as mode:
+                with count_calls_mode() as mode:
                     transform.apply_all(grads, path, step)
                 counts.append(sum(mode.calls.values()))
                 continue
@@ -82,7 +89,4 @@ def main() -> None:
             f"{name:<18}{total / args.n_paths:>10.2f}{total:>10.0f}"
             f"{1e3 * np.median(times):>10.2f}{int(np.median(counts)):>10d}"
         )
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -5,8 +5,8 @@ stand-in of the granular paper configuration (N = 32768, 315 paths, 2 θ, an enc
 ~600 K weights reading the audio, a linear synth), on one batch. Each process takes a
 disjoint range of paths, as a multi-process warmup would.
 
-    python scripts/benchmark_warmup.py --setup seed --paths 7 --processes 1 2
-    python scripts/benchmark_warmup.py --setup granular --paths 2 --processes 1 2
+    python scripts/benchmark.py warmup --setup seed --paths 7 --processes 1 2
+    python scripts/benchmark.py warmup --setup granular --paths 2 --processes 1 2
 """
 
 from __future__ import annotations
@@ -15,11 +15,6 @@ import argparse
 import multiprocessing as mp
 import tempfile
 import time
-
-import torch
-from torch import nn
-
-from scrapl import SCRAPLLoss
 
 SETUPS = {
     "seed": dict(loss=dict(shape=8096, J=3, Q1=1, Q2=1, J_fr=2, Q_fr=1), n_theta=3, hidden=3),
@@ -32,6 +27,11 @@ SETUPS = {
 
 
 def run(setup: str, batch: int, start: int, end: int, save_dir: str, threads: int) -> float:
+    import torch
+    from torch import nn
+
+    from scrapl import SCRAPLLoss
+
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     cfg = SETUPS[setup]
@@ -55,13 +55,16 @@ def run(setup: str, batch: int, start: int, end: int, save_dir: str, threads: in
     return time.perf_counter() - start_time
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--setup", choices=sorted(SETUPS), default="seed")
     ap.add_argument("--paths", type=int, default=4, help="number of paths to warm up")
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--processes", type=int, nargs="+", default=[1, 2])
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    import torch
+    from torch import nn
+
     n_weights = sum(
         p.numel()
         for p in nn.Sequential(
@@ -92,7 +95,4 @@ def main() -> None:
             f"{n_proc} process(es) x {threads} thread(s): {wall:.1f} s wall, "
             f"{wall / args.paths:.2f} s per path"
         )
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -1,7 +1,7 @@
 """Seconds per training step and peak memory of a sound-matching configuration.
 
-    python scripts/benchmark_train.py --steps 5 -- experiment=granular loss=scrapl
-    python scripts/benchmark_train.py --steps 20 -- experiment=granular loss=mss_linear preset=quick
+    python scripts/benchmark.py train --steps 5 -- experiment=granular loss=scrapl
+    python scripts/benchmark.py train --steps 20 -- experiment=granular loss=mss_linear preset=quick
 
 Composes configs/train.yaml with the given overrides, then fits a real Lightning trainer for
 ``--skip + --steps`` training steps (no validation, no θ-IS warmup, no logger, no
@@ -16,60 +16,49 @@ import argparse
 import statistics
 import tempfile
 import time
-from pathlib import Path
-from typing import Any
 
-import lightning.pytorch as pl
-import torch
-from benchmark import peak_rss_mb
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
-from omegaconf import DictConfig, open_dict
+from run_builder import CONFIG_DIR, build_run
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+from benchmarks.common import peak_rss_mb
 
 
-class StepTimer(pl.Callback):
-    """Wall time of every training step, synchronised with the GPU when there is one."""
+def step_timer():
+    """A callback keeping the wall time of every training step (synchronised with the GPU
+    when there is one)."""
+    import lightning.pytorch as pl
+    import torch
 
-    def __init__(self) -> None:
-        self.times: list[float] = []
-        self._start = 0.0
+    class StepTimes(pl.Callback):
+        def __init__(self) -> None:
+            self.times: list[float] = []
+            self._start = 0.0
 
-    def _sync(self) -> None:
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
+        def _sync(self) -> None:
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self._sync()
-        self._start = time.perf_counter()
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+            self._sync()
+            self._start = time.perf_counter()
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self._sync()
-        self.times.append(time.perf_counter() - self._start)
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            self._sync()
+            self.times.append(time.perf_counter() - self._start)
 
-
-def build_run(overrides: list[str], out_dir: str) -> tuple[DictConfig, Any, Any]:
-    """``(cfg, datamodule, module)`` of configs/train.yaml with ``overrides``, built as a
-    training run builds them (run folder ``out_dir``, seeded first); inside
-    ``initialize_config_dir``."""
-    cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = out_dir
-        cfg.hydra.job.num = 0
-    HydraConfig.instance().set_config(cfg)
-    pl.seed_everything(cfg.seed)
-    return cfg, instantiate(cfg.data), instantiate(cfg.module)
+    return StepTimes()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=5, help="timed steps")
     ap.add_argument("--skip", type=int, default=2, help="untimed first steps")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    import torch
+    from hydra import initialize_config_dir
+    from hydra.utils import instantiate
+
     if args.threads:
         torch.set_num_threads(args.threads)
     overrides = [
@@ -87,7 +76,7 @@ def main() -> None:
         initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"),
     ):
         cfg, datamodule, module = build_run(overrides, out)
-        timer = StepTimer()
+        timer = step_timer()
         trainer = instantiate(cfg.trainer, callbacks=[timer], logger=False)
         trainer.fit(module, datamodule=datamodule)
     times = timer.times[args.skip :]
@@ -102,7 +91,4 @@ def main() -> None:
         f"(min {min(times):.3f}, max {max(times):.3f}), {memory}, "
         f"{torch.get_num_threads()} threads"
     )
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -5,9 +5,9 @@ configuration, with the path counts (experiments/benchmarks/scattering.py).
 
 Usage::
 
-    python scripts/benchmark_scattering.py                     # both, default sizes
-    python scripts/benchmark_scattering.py --kinds 2d --image 512 --J-2d 5 --batch 2
-    python scripts/benchmark_scattering.py --shape 4096 --J 6 --image 32 --J-2d 2 --repeats 1
+    python scripts/benchmark.py scattering                     # both, default sizes
+    python scripts/benchmark.py scattering --kinds 2d --image 512 --J-2d 5 --batch 2
+    python scripts/benchmark.py scattering --shape 4096 --J 6 --image 32 --J-2d 2 --repeats 1
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from experiments.benchmarks.scattering import MODES, Setting, report, run
+# experiments.benchmarks.scattering's modes (imported after parsing: it imports torch).
+MODES = ("scrapl", "full", "kymatio")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--kinds", default="1d,2d", help="1d, 2d or both")
     ap.add_argument("--modes", default=",".join(MODES), help="comma list of " + ",".join(MODES))
@@ -35,7 +36,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--n-paths", type=int, default=16, help="SCRAPL paths timed, spread evenly")
     ap.add_argument("--json", default=None, help="also write every result to this file")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    from experiments.benchmarks.scattering import Setting, report, run
+
     modes = tuple(m for m in args.modes.split(",") if m)
     if any(m not in MODES for m in modes):
         ap.error(f"--modes: choose from {MODES}, got {modes}")
@@ -64,7 +67,4 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -1,26 +1,22 @@
 """How far the encoder's speed options move its output and the loss gradient.
 
-    python scripts/benchmark_precision.py -- experiment=granular loss=scrapl
-    python scripts/benchmark_precision.py --batches 4 -- experiment=granular preset=quick
+    python scripts/benchmark.py precision -- experiment=granular loss=scrapl
+    python scripts/benchmark.py precision --batches 4 -- experiment=granular preset=quick
 
 Builds the module of the given configuration from one seed, then again as it is (the
 floor: run-to-run differences) and with ``module.encoder_autocast=bf16`` or
 ``module.compile_encoder=true``, and on the first
 training batches compares θ̂ (max |Δ|, in per mille of the unit range: the unit of the θ
 metric) and the encoder gradient of the configuration's loss (relative L2 error, cosine).
-The speed of a training step is measured by scripts/benchmark_train.py.
+The speed of a training step is measured by ``scripts/benchmark.py train``.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-import torch
-from benchmark_train import build_run
-from hydra import initialize_config_dir
+from run_builder import CONFIG_DIR, build_run
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 # "fp32": the same build again, the floor of the comparison.
 OPTIONS = {
     "fp32": None,
@@ -29,8 +25,10 @@ OPTIONS = {
 }
 
 
-def theta_and_grad(module, batch) -> tuple[torch.Tensor, torch.Tensor]:
+def theta_and_grad(module, batch) -> tuple:
     """θ̂ and the flattened encoder gradient of the loss on ``batch`` (path fixed by seed 0)."""
+    import torch
+
     module.zero_grad()
     x = module.target(batch)
     theta_hat = module(x)
@@ -45,12 +43,15 @@ def theta_and_grad(module, batch) -> tuple[torch.Tensor, torch.Tensor]:
     return theta_hat.detach(), grad.detach()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--batches", type=int, default=2, help="training batches compared")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    import torch
+    from hydra import initialize_config_dir
+
     if args.threads:
         torch.set_num_threads(args.threads)
     base = [*args.overrides, "model.net.dropout=0.0"]  # the same function in both builds
@@ -72,7 +73,4 @@ def main() -> None:
                     f"{name} batch {i}: θ̂ max |Δ| {d_theta:.3g} ‰, gradient relative error "
                     f"{rel:.3g}, cosine {cos:.6f}"
                 )
-
-
-if __name__ == "__main__":
-    main()
+    return 0

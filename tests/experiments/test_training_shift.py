@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from experiments.synths.shift import pad_shift
+from experiments.training_shift import pad_shift
 
 
 def test_values_of_a_per_example_shift():

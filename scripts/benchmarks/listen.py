@@ -5,9 +5,9 @@ Writes a sweep of ``--losses`` x ``--seeds`` run folders (one experiment, each k
 into a temporary folder, then builds its page ``--repeats`` times and prints each build's
 wall time and the page's size. The defaults are a 30-run sweep of the quick preset's sounds.
 
-    python scripts/benchmark_listen.py                     # 6 losses x 5 seeds, 1 s at 8192 Hz
-    python scripts/benchmark_listen.py --sr 44100          # TR-808-sized sounds
-    python scripts/benchmark_listen.py --seconds 4 --train-rows 19200   # the paper's sizes
+    python scripts/benchmark.py listen                     # 6 losses x 5 seeds, 1 s at 8192 Hz
+    python scripts/benchmark.py listen --sr 44100          # TR-808-sized sounds
+    python scripts/benchmark.py listen --seconds 4 --train-rows 19200   # the paper's sizes
 """
 
 from __future__ import annotations
@@ -18,14 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from experiments.listen.audio_files import AUDIO_FORMATS
-from experiments.listen.site import build_site
-from experiments.listen.synthetic_runs import write_synthetic_sweep
-
 LOSSES = ["scrapl", "scrapl_no_theta_is", "mss_linear", "mss_log_linear", "mss_revisited", "ploss"]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--losses", type=int, default=6, help=f"losses (at most {len(LOSSES)})")
     ap.add_argument("--seeds", type=int, default=5)
@@ -35,9 +31,12 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=4)
     # preset=quick granular: 50 epochs x 21 steps; the paper set-up: 200 epochs x 96 steps.
     ap.add_argument("--train-rows", type=int, default=1050, help="metrics.csv rows per run")
-    ap.add_argument("--audio-format", choices=sorted(AUDIO_FORMATS), default="wav")
+    ap.add_argument("--audio-format", choices=("flac", "ogg", "wav"), default="wav")
     ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    from experiments.listen.site import build_site
+    from experiments.listen.synthetic_runs import write_synthetic_sweep
+
     if not 1 <= args.losses <= len(LOSSES):
         ap.error(f"--losses must be in 1..{len(LOSSES)}, got {args.losses}")
     with tempfile.TemporaryDirectory(prefix="benchmark-listen-") as tmp:
@@ -64,7 +63,4 @@ def main() -> None:
                 f"{report.n_tables} table, {report.n_sounds} sounds, {size / 1e6:.1f} MB)"
             )
         print(f"median build time: {statistics.median(times):.2f} s ({args.audio_format})")
-
-
-if __name__ == "__main__":
-    main()
+    return 0
