@@ -6,6 +6,13 @@
 * ``convergence_step``: the first validation step with θ L1 <= 100 ‰ (absent when the run
   never converged: :func:`run_metrics` leaves it out, :func:`converged` tells);
 * ``step_time_s``: median seconds per training step, when the run logged ``time/step_s``;
+* ``val_best``, ``val_last``: the lowest and the last validation θ L1 (‰), and
+  ``val_end_gap_pct``: how far the last is above the lowest, in % of the lowest (0: the run
+  ended at its best);
+* ``pathwise_<name>_mean`` for the P-Adam / P-SAGA statistics the run logged
+  (``pathwise/stored_cos``, ``stored_age``, ``table_age``, ``norm_ratio``; see
+  :mod:`scrapl.pathwise.step_stats`): their mean over the training steps where they are
+  defined (a cosine exists only on revisits);
 * ``wall_time_s``: the wall time of the whole training (every run of a resumed history,
   θ-IS warmup, validation and test included), from the runs' ``summary.json``, when all of
   them have one.
@@ -13,17 +20,19 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 
 from experiments.analysis.chains import RunChain
 from experiments.analysis.curves import CONVERGENCE_THRESHOLD, convergence_step, total_variation
 from experiments.analysis.metrics_csv import last_values, train_values, validation_curve
 
-__all__ = ["CURVE", "STEP_TIME", "WALL_TIME", "converged", "run_metrics"]
+__all__ = ["CURVE", "PATHWISE", "STEP_TIME", "WALL_TIME", "converged", "run_metrics"]
 
 CURVE = "val/theta_l1"
 STEP_TIME = "time/step_s"
 WALL_TIME = "wall_time_s"
+PATHWISE = ("stored_cos", "stored_age", "table_age", "norm_ratio")
 
 
 def converged(chain: RunChain, threshold: float = CONVERGENCE_THRESHOLD) -> bool | None:
@@ -45,6 +54,14 @@ def run_metrics(chain: RunChain, threshold: float = CONVERGENCE_THRESHOLD) -> di
         step = convergence_step(curve, threshold)
         if step is not None:
             out["convergence_step"] = float(step)
+        values = [v for _, v in curve]
+        out["val_best"], out["val_last"] = min(values), values[-1]
+        out["val_end_gap_pct"] = 100.0 * (values[-1] - min(values)) / min(values)
+    for name in PATHWISE:
+        logged = [v for _, v in train_values(chain.metrics, f"pathwise/{name}")]
+        logged = [v for v in logged if math.isfinite(v)]
+        if logged:
+            out[f"pathwise_{name}_mean"] = statistics.fmean(logged)
     times = [v for _, v in train_values(chain.metrics, STEP_TIME)]
     if times:
         out["step_time_s"] = statistics.median(times)

@@ -39,6 +39,13 @@ LABELS = {
     "val_total_variation": "val TV ‰",
     "convergence_step": "steps to ≤ 100 ‰",
     "step_time_s": "s / step",
+    "val_best": "best val θ L1 ‰",
+    "val_last": "last val θ L1 ‰",
+    "val_end_gap_pct": "last − best val, % of best",
+    "pathwise_stored_cos_mean": "stored-entry cosine",
+    "pathwise_stored_age_mean": "stored-entry age (steps)",
+    "pathwise_table_age_mean": "table age (steps)",
+    "pathwise_norm_ratio_mean": "P-SAGA norm ratio",
 }
 
 
