@@ -68,6 +68,8 @@ def test_saga_only_hand_computation():
     assert abs(float(s["out_norm"]) - float(expected_out.norm())) < TOL
     ratio = float(expected_out.norm() / g5.norm())
     assert abs(float(s["norm_ratio"]) - ratio) < TOL
+    assert abs(float(s["hat_cos"]) - 1.0) < TOL  # no P-Adam: ĝ is the gradient
+    assert abs(float(s["out_cos"]) - _cos(g5, expected_out)) < TOL
 
 
 def test_fresh_vs_stale_entries():
@@ -100,6 +102,7 @@ def test_with_p_adam_the_cosine_is_of_p_adam_outputs():
         assert math.isnan(float(adam.last_stats["stored_cos"]))
     s = full.last_stats
     assert abs(float(s["stored_cos"]) - _cos(outs[0], outs[2])) < TOL
+    assert abs(float(s["hat_cos"]) - _cos(steps[2][1], outs[2])) < TOL
     assert abs(float(s["raw_norm"]) - float(outs[2].norm())) < TOL
     assert float(s["stored_age"]) == 2.0
 

@@ -10,7 +10,8 @@
   ``val_end_gap_pct``: how far the last is above the lowest, in % of the lowest (0: the run
   ended at its best);
 * ``pathwise_<name>_mean`` for the P-Adam / P-SAGA statistics the run logged
-  (``pathwise/stored_cos``, ``stored_age``, ``table_age``, ``norm_ratio``; see
+  (``pathwise/stored_cos``, ``stored_age``, ``table_age``, ``norm_ratio``, ``hat_cos``,
+  ``out_cos``; see
   :mod:`scrapl.pathwise.step_stats`): their mean over the training steps where they are
   defined (a cosine exists only on revisits);
 * ``wall_time_s``: the wall time of the whole training (every run of a resumed history,
@@ -32,7 +33,7 @@ __all__ = ["CURVE", "PATHWISE", "STEP_TIME", "WALL_TIME", "converged", "run_metr
 CURVE = "val/theta_l1"
 STEP_TIME = "time/step_s"
 WALL_TIME = "wall_time_s"
-PATHWISE = ("stored_cos", "stored_age", "table_age", "norm_ratio")
+PATHWISE = ("stored_cos", "stored_age", "table_age", "norm_ratio", "hat_cos", "out_cos")
 
 
 def converged(chain: RunChain, threshold: float = CONVERGENCE_THRESHOLD) -> bool | None:

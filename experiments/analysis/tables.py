@@ -46,6 +46,8 @@ LABELS = {
     "pathwise_stored_age_mean": "stored-entry age (steps)",
     "pathwise_table_age_mean": "table age (steps)",
     "pathwise_norm_ratio_mean": "P-SAGA norm ratio",
+    "pathwise_hat_cos_mean": "cos(g, P-Adam output)",
+    "pathwise_out_cos_mean": "cos(g, update)",
 }
 
 

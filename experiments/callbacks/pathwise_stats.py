@@ -10,6 +10,8 @@ metrics, every ``every_n_steps`` steps:
   ``pathwise/revisit``;
 * ``pathwise/norm_ratio``: 2-norm of the gradient handed to the optimizer over that of
   P-Adam's output (``raw_norm``, ``out_norm``);
+* ``pathwise/hat_cos``, ``pathwise/out_cos``: cosine of the step's own gradient with P-Adam's
+  output and with the update: how much of the step follows the network as it is now;
 * ``theta_is/entropy``: the entropy of the path probabilities π over that of the uniform
   distribution (1: uniform), and ``theta_is/effective_paths``: ``exp(H(π))``.
 

@@ -231,7 +231,8 @@ class PathwiseGradientTransform:
         buf.store(path_idx, state)
         if watch is not None:
             self.last_stats = self._stats.step(
-                path_idx=path_idx, step=step, g_hat=g_hat, out=g, active_flat=active_flat,
+                path_idx=path_idx, step=step, grad=flat, g_hat=g_hat, out=g,
+                active_flat=active_flat,
                 finite=finite, updated=active.any(), **watch,
             )  # fmt: skip
         # Non-finite steps hand the raw (non-finite) gradients back: a GradScaler skips them.

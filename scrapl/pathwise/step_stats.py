@@ -12,6 +12,10 @@ variance. What tells the two apart, per step ``k`` on path ``p``:
 * ``stored_age``: ``k`` minus the step at which ``t_p`` was stored (NaN on a first visit);
 * ``table_age``: mean age of the entries in the table mean (NaN while it is empty);
 * ``table_paths``: the number of paths in the table before this step;
+* ``hat_cos``, ``out_cos``: cosine of the step's incoming gradient ``g`` (this path, the
+  network as it is now) with ``ĝ`` and with what the step hands to the optimizer: how much of
+  the update follows the current gradient rather than the moments and the table, which
+  remember earlier steps (1 for plain SGD; about 0.8 for ``sign(g)`` of a Gaussian ``g``);
 * ``raw_norm``, ``out_norm``, ``norm_ratio``: the 2-norms of ``ĝ`` (P-Adam's output, or the
   raw gradient without P-Adam) and of what the step hands to the optimizer, and their ratio
   (1 without P-SAGA; above 1 when the correction adds more than it cancels).
@@ -33,6 +37,8 @@ NAMES = (
     "stored_age",
     "table_age",
     "table_paths",
+    "hat_cos",
+    "out_cos",
     "raw_norm",
     "out_norm",
     "norm_ratio",
@@ -59,6 +65,7 @@ class StepStats:
         *,
         path_idx: int,
         step: int,
+        grad: Tensor,
         g_hat: Tensor,
         out: Tensor,
         old: Tensor | None,
@@ -71,12 +78,13 @@ class StepStats:
     ) -> dict[str, Tensor]:
         """The statistics of step ``step`` on path ``path_idx``.
 
-        ``g_hat``: P-Adam's output (flat); ``out``: the step's result; ``old``: the path's
-        stored entry before the step (None without P-SAGA); ``revisited``: 0-d bool, the
-        path had an entry; ``visited_before``: ``(n_paths,)`` bool, the paths in the table
-        before the step; ``active_flat``: the elements of parameters with a gradient;
-        ``finite``: 0-d bool, the step counts; ``updated``: 0-d bool, the path's entry was
-        replaced; ``tau``: P-Adam's last-visit steps, to start the ages from.
+        ``grad``: the incoming gradient (flat); ``g_hat``: P-Adam's output; ``out``: the
+        step's result; ``old``: the path's stored entry before the step (None without
+        P-SAGA); ``revisited``: 0-d bool, the path had an entry; ``visited_before``:
+        ``(n_paths,)`` bool, the paths in the table before the step; ``active_flat``: the
+        elements of parameters with a gradient; ``finite``: 0-d bool, the step counts;
+        ``updated``: 0-d bool, the path's entry was replaced; ``tau``: P-Adam's last-visit
+        steps, to start the ages from.
         """
         dev = g_hat.device
         if self.stored_at is None or self.stored_at.device != dev:
@@ -84,8 +92,13 @@ class StepStats:
         nan = torch.tensor(float("nan"), dtype=torch.float64, device=dev)
         g = torch.where(active_flat, g_hat, 0.0).double()
         raw_norm = torch.linalg.vector_norm(g)
-        out_norm = torch.linalg.vector_norm(torch.where(active_flat, out, 0.0).double())
+        o = torch.where(active_flat, out, 0.0).double()
+        out_norm = torch.linalg.vector_norm(o)
+        x = torch.where(active_flat, grad, 0.0).double()
+        x_norm = torch.linalg.vector_norm(x)
         stats = {
+            "hat_cos": (x * g).sum() / (x_norm * raw_norm),
+            "out_cos": (x * o).sum() / (x_norm * out_norm),
             "raw_norm": raw_norm,
             "out_norm": out_norm,
             "norm_ratio": out_norm / raw_norm,
