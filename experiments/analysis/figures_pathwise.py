@@ -3,10 +3,10 @@
 One panel per quantity, one line per run: validation θ L1, the epoch mean of training θ L1,
 and the epoch means of the statistics the ``PathwiseStats`` callback logged
 (:mod:`scrapl.pathwise.step_stats`): the cosine of a revisited path's stored P-SAGA entry
-with its fresh P-Adam output, the cosine of the step's own gradient with the update, and the
-norm ratio of the update to P-Adam's output. Steps where a statistic is undefined (NaN: a
-first visit has no stored entry) are left out of its means; a run that did not log a
-statistic has no line in its panel.
+with its fresh P-Adam output, the cosine of the step's own gradient with the update, the
+norm ratio of the update to P-Adam's output and the mean age of the table's entries. Steps
+where a statistic is undefined (NaN: a first visit has no stored entry) are left out of its
+means; a run that did not log a statistic has no line in its panel.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ PANELS = (
     ("pathwise/stored_cos", "cos(stored P-SAGA entry, fresh P-Adam output)", "train"),
     ("pathwise/out_cos", "cos(step's gradient, update)", "train"),
     ("pathwise/norm_ratio", "‖update‖ / ‖P-Adam output‖", "train"),
+    ("pathwise/table_age", "mean age of the P-SAGA table (steps)", "train"),
 )
 
 
@@ -54,8 +55,8 @@ def pathwise_figure(runs: Sequence[tuple[str, MetricsTable]], title: str = "") -
     """The panels of :data:`PANELS` for ``runs`` (``(label, metrics)``), against the epoch."""
     if not runs:
         raise ValueError("runs must hold at least one (label, metrics) pair")
-    fig = Figure(figsize=(4.2 * len(PANELS), 3.4), layout="constrained")
-    axes = fig.subplots(1, len(PANELS))
+    fig = Figure(figsize=(12.6, 6.8), layout="constrained")
+    axes = fig.subplots(2, 3).ravel()
     for ax, (column, name, rows) in zip(axes, PANELS, strict=True):
         for label, table in runs:
             points = epoch_means(table, column, rows)
