@@ -8,7 +8,8 @@
 * ``step_time_s``: median seconds per training step, when the run logged ``time/step_s``;
 * ``val_best``, ``val_last``: the lowest and the last validation θ L1 (‰), and
   ``val_end_gap_pct``: how far the last is above the lowest, in % of the lowest (0: the run
-  ended at its best);
+  ended at its best); ``val_tail_sd``: the standard deviation (ddof 0) of the last
+  ``TAIL`` validation values (how much the end of the curve still moves);
 * ``pathwise_<name>_mean`` for the P-Adam / P-SAGA statistics the run logged
   (``pathwise/stored_cos``, ``stored_age``, ``table_age``, ``norm_ratio``, ``hat_cos``,
   ``out_cos``; see
@@ -28,11 +29,12 @@ from experiments.analysis.chains import RunChain
 from experiments.analysis.curves import CONVERGENCE_THRESHOLD, convergence_step, total_variation
 from experiments.analysis.metrics_csv import last_values, train_values, validation_curve
 
-__all__ = ["CURVE", "PATHWISE", "STEP_TIME", "WALL_TIME", "converged", "run_metrics"]
+__all__ = ["CURVE", "PATHWISE", "TAIL", "STEP_TIME", "WALL_TIME", "converged", "run_metrics"]
 
 CURVE = "val/theta_l1"
 STEP_TIME = "time/step_s"
 WALL_TIME = "wall_time_s"
+TAIL = 10
 PATHWISE = ("stored_cos", "stored_age", "table_age", "norm_ratio", "hat_cos", "out_cos")
 
 
@@ -58,6 +60,7 @@ def run_metrics(chain: RunChain, threshold: float = CONVERGENCE_THRESHOLD) -> di
         values = [v for _, v in curve]
         out["val_best"], out["val_last"] = min(values), values[-1]
         out["val_end_gap_pct"] = 100.0 * (values[-1] - min(values)) / min(values)
+        out["val_tail_sd"] = statistics.pstdev(values[-TAIL:])
     for name in PATHWISE:
         logged = [v for _, v in train_values(chain.metrics, f"pathwise/{name}")]
         logged = [v for v in logged if math.isfinite(v)]

@@ -28,6 +28,8 @@ def test_end_gap_and_pathwise_means(tmp_path) -> None:
     m = _metrics(tmp_path, rows)
     assert m["val_best"] == 160.0 and m["val_last"] == 200.0
     assert m["val_end_gap_pct"] == pytest.approx(25.0)  # (200 − 160) / 160
+    # Fewer than 10 validations: all of them; population sd of 300, 160, 200.
+    assert m["val_tail_sd"] == pytest.approx(((80**2 + 60**2 + 20**2) / 3) ** 0.5)
     assert m["pathwise_stored_cos_mean"] == pytest.approx(0.2)  # NaN left out: 0.6 / 3
     assert m["pathwise_norm_ratio_mean"] == pytest.approx(2.0)
     assert "pathwise_stored_age_mean" not in m  # not logged
