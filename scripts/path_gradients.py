@@ -10,7 +10,10 @@ every path), takes the targets (θ*, seed) of the first ``--batches`` training b
 reconstruction seeds of a training step, and measures for every path and parameter how often
 the path's gradient points from θ toward θ* (experiments.analysis.path_gradients). With
 ``--probs`` (a θ-IS ``probs.pt``) it also reports the rank correlation of π with that
-agreement. Writes a Markdown report to ``--out`` (default: printed).
+agreement. Each ``--compare-probs`` file (repeatable: e.g. θ-IS warmups of several sizes) adds
+a row with π's normalised entropy H(π) / log P (1: uniform), its effective number of paths
+exp(H), and per parameter its rank correlation with the agreement and the agreement of one
+path drawn from it. Writes a Markdown report to ``--out`` (default: printed).
 """
 
 from __future__ import annotations
@@ -40,8 +43,10 @@ def report(
     names: list[str],
     n_pairs: int,
     probs: torch.Tensor | None,
+    compared: list[tuple[str, torch.Tensor, list[PathGradientSummary]]] = (),
 ) -> str:
-    """The Markdown report: a summary per parameter, then one row per path."""
+    """The Markdown report: a summary per parameter, the compared π (if any), then one row
+    per path."""
     lines = [
         "# Per-path gradient sign agreement",
         "",
@@ -60,6 +65,22 @@ def report(
             f"| {s.name} | {s.mean_path_agreement:.3f} | {_fmt(s.probs_agreement, '.3f')} "
             f"| {s.full_loss_agreement:.3f} | {s.n_paths_above} / {per_path.shape[0]} | {rho} |"
         )
+    if compared:
+        from experiments.callbacks.pathwise_stats import probs_entropy
+
+        head = ["π", "H(π) / log P", "effective paths"]
+        head += [f"{n}: ρ(π, agreement) (p)" for n in names]
+        head += [f"{n}: one path from π" for n in names]
+        lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for label, pi, sums in compared:
+            entropy, effective = probs_entropy(pi)
+            rhos = [
+                "–" if s.spearman_rho is None else f"{s.spearman_rho:.2f} ({s.spearman_p:.2g})"
+                for s in sums
+            ]
+            drawn = [f"{s.probs_agreement:.3f}" for s in sums]
+            cells = [f"`{label}`", f"{entropy:.3f}", f"{effective:.1f}", *rhos, *drawn]
+            lines.append("| " + " | ".join(cells) + " |")
     header = ["path", *(f"{n} agreement" for n in names), *(f"{n} median abs grad" for n in names)]
     if probs is not None:
         header.append("π")
@@ -92,6 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batches", type=int, default=2, help="training batches of targets")
     ap.add_argument("--theta-seed", type=int, default=0, help="seed of the random estimates")
     ap.add_argument("--probs", type=Path, default=None, help="a θ-IS probs.pt to compare with")
+    ap.add_argument(
+        "--compare-probs",
+        type=Path,
+        action="append",
+        default=[],
+        help="another probs.pt to set beside the agreement (repeatable)",
+    )
     ap.add_argument("--threshold", type=float, default=0.75, help="agreement counted as high")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--out", type=Path, default=None, help="Markdown file (default: print)")
@@ -130,17 +158,19 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    probs = None
-    if args.probs is not None:
-        probs = load_torch_file(args.probs, "path probabilities")
+    loaded = {}
+    for path in [*([args.probs] if args.probs is not None else []), *args.compare_probs]:
+        probs = load_torch_file(path, "path probabilities")
         if not isinstance(probs, torch.Tensor) or probs.shape != (module.loss.n_paths,):
             print(
                 f"error: probs must hold one probability per path, shape "
                 f"({module.loss.n_paths},), got {getattr(probs, 'shape', type(probs).__name__)} "
-                f"in {str(args.probs)!r}",
+                f"in {str(path)!r}",
                 file=sys.stderr,
             )
             return 2
+        loaded[path] = probs
+    probs = None if args.probs is None else loaded[args.probs]
     datamodule.setup("fit")
     gen = torch.Generator().manual_seed(args.theta_seed)
     grads, thetas, targets = [], [], []
@@ -159,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     g, theta, target = torch.cat(grads, dim=1), torch.cat(thetas), torch.cat(targets)
     names = list(cfg.theta_names)
     summaries = summarise_paths(g, theta, target, names, probs, args.threshold)
+    compared = [
+        (str(path), loaded[path], summarise_paths(g, theta, target, names, loaded[path]))
+        for path in args.compare_probs
+    ]
     command = "python scripts/path_gradients.py " + shlex.join(_without_out(argv))
     text = report(
         command,
@@ -168,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         names,
         theta.shape[0],
         probs,
+        compared,
     )
     if args.out is None:
         print(text)

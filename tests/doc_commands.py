@@ -48,6 +48,7 @@ KEPT: dict[tuple[str, str], str] = {
     ("docs/analysis.md", "python scripts/listen_check.py"): "needs Debian's chromium "
     "(tests/experiments/test_listen_browser.py checks a page in it)",
     ("docs/results/cpu.md", ""): "the record of the CPU runs behind these results (hours)",
+    ("docs/results/ablation_cpu.md", ""): "the record of the runs behind these results (hours)",
     ("docs/listen/README.md", ""): "the record of the runs behind the listening page (hours)",
 }
 

@@ -27,8 +27,11 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_report_with_probs(tmp_path) -> None:
     probs = torch.linspace(1.0, 2.0, TINY_PATHS)
     torch.save(probs / probs.sum(), tmp_path / "probs.pt")
+    torch.save(torch.full((TINY_PATHS,), 1.0 / TINY_PATHS), tmp_path / "uniform.pt")
     out = tmp_path / "report.md"
-    proc = _run("--probs", str(tmp_path / "probs.pt"), "--out", str(out), "--", *TINY)
+    compare = ["--compare-probs", str(tmp_path / "uniform.pt")]
+    compare += ["--compare-probs", str(tmp_path / "probs.pt")]
+    proc = _run("--probs", str(tmp_path / "probs.pt"), *compare, "--out", str(out), "--", *TINY)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = out.read_text()
     assert "--out" not in text and "preset=tiny" in text  # the command that made it
@@ -48,6 +51,14 @@ def test_report_with_probs(tmp_path) -> None:
     for k, (_, uniform, drawn, _) in enumerate(summary):
         assert abs(float(uniform) - per_path[:, k].mean().item()) < 1e-3
         assert abs(float(drawn) - (probs / probs.sum() * per_path[:, k]).sum().item()) < 1e-3
+    # The compared π: uniform has entropy 1 and every path effective, and no rank
+    # correlation; the --probs file again gives the summary's one-path-from-π agreement.
+    compared = re.findall(r"^\| `([^`]+)` \| ([\d.]+) \| ([\d.]+) \| (.+) \|$", text, re.M)
+    assert [Path(c[0]).name for c in compared] == ["uniform.pt", "probs.pt"]
+    assert compared[0][1:3] == ("1.000", f"{TINY_PATHS:.1f}")
+    assert compared[0][3].split(" | ")[:2] == ["–", "–"]
+    assert float(compared[1][1]) < 1.0
+    assert compared[1][3].split(" | ")[2:] == [s[2] for s in summary]
 
 
 def test_probs_of_another_path_set_are_refused(tmp_path) -> None:

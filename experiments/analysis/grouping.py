@@ -5,9 +5,10 @@ config-group choices (``preset``, ``data``, ``trainer``, ...) that differ betwee
 one (experiment, loss): each such group is split by them, and every group of that
 experiment is labelled with them, so that ``scrapl[preset=quick]`` is compared with
 ``mss_linear[preset=quick]``. The runs of a group must then have the same resolved config
-up to bookkeeping (:data:`BOOKKEEPING`, the seed and values derived from the seed or from
-the run's own folder); anything else is refused with :class:`MixedConfigError`, naming the
-keys.
+up to bookkeeping (:data:`BOOKKEEPING`, the seed and values derived from the seed, from
+the run's own folder or from the output root ``paths.out_dir``, such as the θ-IS cache
+folder of a run moved from one root to another); anything else is refused with
+:class:`MixedConfigError`, naming the keys.
 
 A config that gained keys after some runs were made (a new option whose default reproduces
 the earlier behaviour) would split those runs from later ones. :class:`OlderRuns` names, for
@@ -168,6 +169,7 @@ def _comparable(chain: RunChain, older: OlderRuns) -> dict[str, Any]:
     # (a relative path, or one reached through a link).
     written = str(run.config.get("paths", {}).get("output_dir", run.path))
     folders = sorted({str(run.path), str(run.path.resolve()), written}, key=len, reverse=True)
+    root = run.config.get("paths", {}).get("out_dir")
     out = {}
     for key, value in older.fill_config(_flatten(run.config)).items():
         if any(key == b or key.startswith(b + ".") for b in BOOKKEEPING):
@@ -175,6 +177,8 @@ def _comparable(chain: RunChain, older: OlderRuns) -> dict[str, Any]:
         if isinstance(value, str):
             for folder in folders:
                 value = value.replace(folder, "<run>")
+            if isinstance(root, str) and root and value.startswith(root.rstrip("/") + "/"):
+                value = "<out_dir>" + value[len(root.rstrip("/")) :]
         out[key] = value
     return out
 

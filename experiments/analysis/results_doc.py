@@ -15,6 +15,7 @@ The spec (a YAML file beside the document, e.g. ``docs/results/cpu.yaml``) holds
         losses: [scrapl, ...]       # row order (optional; default: by mean test θ L1)
         metrics: [test/theta_l1, test/theta_l1_density, test/theta_l1_slope]
         pairs: [mss_linear:scrapl]  # b − a comparisons (optional)
+        per_seed: val_end_gap_pct   # the per-seed column's metric (default: test/theta_l1)
         older_runs:                 # optional: values of keys that runs made before the
           config: {module.pad: null}  # keys existed lack (see grouping.OlderRuns), or the
           choices: {metrics: none}    # path of a YAML file of them; shown under the table
@@ -72,8 +73,13 @@ def _row_order(groups: dict[str, RunGroup], losses: list[str] | None) -> list[st
     return sorted(groups, key=lambda name: (mean_error(name), name))
 
 
-def _loss_table(groups: dict[str, RunGroup], order: list[str], metrics: list[str]) -> list[str]:
-    head = ["loss", "seeds", *map(metric_label, metrics), "test θ L1 per seed ‰", "min / run"]
+def _loss_table(
+    groups: dict[str, RunGroup], order: list[str], metrics: list[str], per_seed_metric: str
+) -> list[str]:
+    per_seed_label = f"{metric_label(per_seed_metric)} per seed".replace("‰ per seed", "per seed ‰")
+    if per_seed_metric == MAIN_METRIC:
+        per_seed_label = "test θ L1 per seed ‰"
+    head = ["loss", "seeds", *map(metric_label, metrics), per_seed_label, "min / run"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in order:
         values = group_values(groups[name])
@@ -82,7 +88,7 @@ def _loss_table(groups: dict[str, RunGroup], order: list[str], metrics: list[str
             per_seed = values.get(metric, {})
             n, mean, ci = mean_ci95([per_seed[s] for s in sorted(per_seed)])
             cells.append(format_value(mean, ci) if n else "–")
-        per_seed = values.get(MAIN_METRIC, {})
+        per_seed = values.get(per_seed_metric, {})
         cells.append(" / ".join(f"{per_seed[s]:.1f}" for s in sorted(per_seed)) or "–")
         walls = list(values.get(WALL_TIME, {}).values())
         cells.append(_minutes(sum(walls) / len(walls)) if walls else "–")
@@ -130,7 +136,8 @@ def section_markdown(section: dict[str, Any], root: Path) -> str:
         out += [f"No complete run of `{section['experiment']}` under `{section['runs']}` yet.", ""]
     else:
         order = _row_order(groups, section.get("losses"))
-        out += _loss_table(groups, order, list(section["metrics"])) + [""]
+        per_seed = section.get("per_seed", MAIN_METRIC)
+        out += _loss_table(groups, order, list(section["metrics"]), per_seed) + [""]
         pairs = _pairs_table(groups, parse_pairs(section.get("pairs", [])))
         if pairs:
             out += pairs + [""]

@@ -42,6 +42,16 @@ LABELS = {
     "train_time_s": "training s",
     "warmup_s": "θ-IS warmup s",
     "cost_s": "s incl. warmup",
+    "val_best": "best val θ L1 ‰",
+    "val_last": "last val θ L1 ‰",
+    "val_end_gap_pct": "last − best val, % of best",
+    "val_tail_sd": "sd of the last 10 val ‰",
+    "pathwise_stored_cos_mean": "stored-entry cosine",
+    "pathwise_stored_age_mean": "stored-entry age (steps)",
+    "pathwise_table_age_mean": "table age (steps)",
+    "pathwise_norm_ratio_mean": "P-SAGA norm ratio",
+    "pathwise_hat_cos_mean": "cos(g, P-Adam output)",
+    "pathwise_out_cos_mean": "cos(g, update)",
 }
 
 

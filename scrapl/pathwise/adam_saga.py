@@ -51,6 +51,7 @@ import torch
 from torch import Tensor
 
 from scrapl.pathwise.path_buffers import PathBuffers
+from scrapl.pathwise.step_stats import StepStats
 from scrapl.validation import check_bool, check_float, check_float_dtype, check_int, check_positive
 
 _CONFIG_KEYS = ("n_paths", "use_p_adam", "use_p_saga", "grad_mult", "beta1", "beta2", "eps")
@@ -82,6 +83,10 @@ class PathwiseGradientTransform:
         self.eps = check_positive("eps", eps)
         self.storage_dtype = check_float_dtype("storage_dtype", storage_dtype)
         self.shapes: list[torch.Size] | None = None
+        # Opt-in per-step statistics (scrapl.pathwise.step_stats): computed on the device
+        # into last_stats when record_stats is set; nothing is computed otherwise.
+        self.record_stats = False
+        self.last_stats: dict[str, Tensor] | None = None
         self.clear()
 
     # -- state ---------------------------------------------------------------------------
@@ -93,6 +98,8 @@ class PathwiseGradientTransform:
             self.shapes = [torch.Size(s) for s in shapes]
         self.buffers: PathBuffers | None = None
         self.last_step: list[int] = [0] * len(self.shapes or [])
+        self._stats = StepStats(self.n_paths)
+        self.last_stats = None
 
     @property
     def skipped_steps(self) -> Tensor | None:
@@ -215,13 +222,34 @@ class PathwiseGradientTransform:
         active_flat = per_element["active"] != 0
         g = torch.where(active_flat, flat, 0.0)
         state = buf.load(path_idx, cdt)
+        watch = self._watch(buf, state, path_idx) if self.record_stats else None
         if self.use_p_adam:
             g = self._p_adam(buf, state, g, active, per_element, path_idx, step)
+        g_hat = g.clone() if watch is not None and self.use_p_saga else g
         if self.use_p_saga:
             g = self._p_saga(buf, state, g, active, active_flat, per_element, path_idx)
         buf.store(path_idx, state)
+        if watch is not None:
+            self.last_stats = self._stats.step(
+                path_idx=path_idx, step=step, grad=flat, g_hat=g_hat, out=g,
+                active_flat=active_flat,
+                finite=finite, updated=active.any(), **watch,
+            )  # fmt: skip
         # Non-finite steps hand the raw (non-finite) gradients back: a GradScaler skips them.
         return buf.unflatten(torch.where(finite, g, flat), grads)
+
+    def _watch(self, buf, state, p) -> dict:
+        """What the statistics need from before the step (the path's stored entry)."""
+        saga = self.use_p_saga
+        return {
+            "old": state["t"] if saga else None,  # replaced, not changed, by _p_saga
+            "revisited": buf.visited[p].any() if saga else None,
+            "visited_before": buf.visited.any(dim=1) if saga else None,
+            # Where the ages start from, read once (before this step's update of tau).
+            "tau": buf.tau.clone()
+            if self._stats.stored_at is None and buf.tau is not None
+            else None,
+        }
 
     def _p_adam(self, buf, state, g, active, per_element, p, k) -> Tensor:
         # In place where possible: on a CPU every fresh full-size temporary costs more than
@@ -295,6 +323,7 @@ class PathwiseGradientTransform:
         device = None if self.buffers is None else self.buffers.device
         self.shapes = None if state["shapes"] is None else [torch.Size(s) for s in state["shapes"]]
         self.buffers = None
+        self._stats, self.last_stats = StepStats(self.n_paths), None
         self.last_step = [int(s) for s in state["last_step"]]
         if state["buffers"] is not None:
             self.buffers = PathBuffers.from_state_dict(

@@ -26,6 +26,20 @@ def test_seed_and_folder_values_are_not_differences(tmp_path) -> None:
     assert (group.key.experiment, group.key.label) == ("granular", "scrapl")
 
 
+def test_values_under_the_output_root_are_not_differences(tmp_path) -> None:
+    # A run made under another root (paths.out_dir) and moved: its θ-IS cache folder, derived
+    # from the root, is bookkeeping; a path outside the root still splits.
+    for seed, root in enumerate(["out/a", "out/b"]):
+        config = {"paths": {"out_dir": root}, "theta_is": {"cache_dir": f"{root}/theta_is"}}
+        write_run(tmp_path, seed=seed, config=config)
+    (group,), _ = _groups(tmp_path)
+    assert group.seeds == [0, 1]
+    elsewhere = {"paths": {"out_dir": "out/c"}, "theta_is": {"cache_dir": "x/theta_is"}}
+    write_run(tmp_path, seed=2, config=elsewhere)
+    with pytest.raises(MixedConfigError, match="theta_is.cache_dir"):
+        _groups(tmp_path)
+
+
 def test_mixed_configs_are_refused_naming_the_keys(tmp_path) -> None:
     write_run(tmp_path, seed=0)
     write_run(tmp_path, seed=1, config={"lr": 1e-4})

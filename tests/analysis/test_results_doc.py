@@ -137,3 +137,13 @@ def test_only_rebuilds_the_named_sections_and_keeps_the_others_verbatim(tmp_path
 def test_only_errors(tmp_path, only, existing, match) -> None:
     with pytest.raises(ValueError, match=match):
         build_document(SPEC, tmp_path, only=only, existing=existing)
+
+
+def test_per_seed_column_of_another_metric(tmp_path) -> None:
+    # run_fixtures' validation curve 300, 200, 120, 90 ends at its best: gap 0 % per seed.
+    _runs(tmp_path)
+    section = {**SPEC["sections"][0], "metrics": ["val_best"], "per_seed": "val_end_gap_pct"}
+    text = build_document({"title": "t", "sections": [section]}, tmp_path)
+    assert "| last − best val, % of best per seed |" in text
+    (row,) = [line for line in text.splitlines() if line.startswith("| scrapl |")]
+    assert "| 90 ± 0 | 0.0 / 0.0 / 0.0 |" in row  # format_value: 3 digits, ± 0

@@ -233,6 +233,8 @@ def _check_preset(cfg: DictConfig, preset: str) -> None:
     for key, value in values.items():
         got = _get(cfg, key)
         got = OmegaConf.to_container(got) if OmegaConf.is_config(got) else got
+        if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+            value = _get(cfg, value[2:-1])  # an interpolation: the value it points at
         assert got == value, key
     assert cfg.optimizer.lr == cfg.lr
     if cfg.loss._target_ in (SCRAPL, SCRAPL_TIME, JTFS):
@@ -260,6 +262,21 @@ def test_quick_and_cpu_presets(composer, experiment, loss, preset) -> None:
     cfg = composer(*_base(experiment, loss, preset))
     _check_common(cfg, experiment, loss, Path(cfg.paths.output_dir))
     _check_preset(cfg, preset)
+
+
+@pytest.mark.parametrize("preset", ["quick", "cpu", "tiny", "paper"])
+@pytest.mark.parametrize("experiment,loss", _diagonal())
+def test_cpu_presets_anneal_the_lr_for_every_loss(composer, experiment, loss, preset) -> None:
+    # quick and cpu (granular, chirplet): lr to 0 on a half cosine over the epochs, per epoch,
+    # whatever the loss; tiny and paper keep the experiment's own (none).
+    cfg = composer(*_base(experiment, loss, preset))
+    sched = cfg.module.scheduler
+    if preset in ("quick", "cpu"):
+        assert sched._target_ == "torch.optim.lr_scheduler.CosineAnnealingLR"
+        assert sched.T_max == cfg.trainer.max_epochs and sched.eta_min == 0.0
+        assert cfg.module.scheduler_interval == "epoch"
+    else:
+        assert sched is None
 
 
 @pytest.mark.slow
