@@ -347,4 +347,5 @@ def run_theta_is(
             save_dir=warmup.save_dir,
             n_iter=n_iter,
             target_key="x",
+            progress="total",  # one bar on the console; each path's values go to train.log
         )

@@ -386,6 +386,11 @@ def test_check_is_deterministic(caplog):
         (dict(n_iter=0), ValueError, r"^n_iter must be an int >= 1"),
         (dict(save_dir=3), TypeError, r"^save_dir must be a str or os.PathLike"),
         (dict(target_key=0), TypeError, r"^target_key must be a str"),
+        (
+            dict(progress="bar"),
+            ValueError,
+            r"^progress must be one of path, total, none; got 'bar'",
+        ),
     ],
 )
 def test_argument_validation(tmp_path, change, exc, pattern):
@@ -507,3 +512,31 @@ def test_warmup_split_across_two_processes_equals_one_go(tmp_path):
     merged = make_loss().load_probs_from_warmup_dir(tmp_path / "split")
     one_go = torch.load(tmp_path / "one" / "probs.pt", weights_only=True)
     torch.testing.assert_close(merged, one_go, rtol=0, atol=1e-6)
+
+
+def _bars(stderr: str) -> list[str]:
+    """The final state of each tqdm bar written to ``stderr`` (its last refresh per line)."""
+    return [line.split("\r")[-1].strip() for line in stderr.split("\n") if line.strip()]
+
+
+def test_progress_one_bar_per_path_one_in_total_or_none(tmp_path, capsys):
+    setup = Setup(seed=5, n_batches=2)
+    n_iter = 3
+    setup.run(make_loss(), tmp_path / "path", end_path_idx=3, n_iter=n_iter)
+    bars = _bars(capsys.readouterr().err)
+    assert [b.split(":")[0] for b in bars] == ["path 0", "path 1", "path 2"]
+    assert all(f"{n_iter * 2}/{n_iter * 2}" in b for b in bars)
+
+    # Two paths already done (a resumed warmup) count toward the one bar as well.
+    setup.run(make_loss(), tmp_path / "total", end_path_idx=2, n_iter=n_iter, progress="total")
+    capsys.readouterr()
+    setup.run(make_loss(), tmp_path / "total", end_path_idx=4, n_iter=n_iter, progress="total")
+    bars = _bars(capsys.readouterr().err)
+    assert len(bars) == 1 and bars[0].startswith("θ-IS warmup")
+    assert f"{4 * n_iter * 2}/{4 * n_iter * 2}" in bars[0]
+
+    setup.run(make_loss(), tmp_path / "none", end_path_idx=2, n_iter=n_iter, progress="none")
+    assert _bars(capsys.readouterr().err) == []
+    # The bar changes nothing but the console: the same values in every mode.
+    assert torch.equal(vals_matrix(tmp_path / "none", 2), vals_matrix(tmp_path / "path", 3)[:, :2])
+    assert torch.equal(vals_matrix(tmp_path / "total", 4)[:, :3], vals_matrix(tmp_path / "path", 3))

@@ -348,6 +348,7 @@ class RandomPathLoss(PathLoss):
         save_dir: str | FilePath = "scrapl_warmup",
         n_iter: int = 20,
         target_key: str = "x",
+        progress: str = "path",
     ) -> Tensor | None:
         """θ-IS warmup: per-(path, θ) curvature, then π; see :func:`scrapl.warmup.warmup_lc_hvp`."""
         return warmup.warmup_lc_hvp(
@@ -363,6 +364,7 @@ class RandomPathLoss(PathLoss):
             save_dir=save_dir,
             n_iter=n_iter,
             target_key=target_key,
+            progress=progress,
         )
 
     def load_probs_from_warmup_dir(self, save_dir: str | FilePath) -> Tensor:

@@ -22,6 +22,16 @@ if TYPE_CHECKING:
     from scrapl.losses.random_path import RandomPathLoss
 
 SEED_STRIDE = 100003  # generator seed of (path p, θ dim u) is p * SEED_STRIDE + u
+PROGRESS = ("path", "total", "none")  # warmup_lc_hvp(progress=...): a bar per path, one, none
+
+
+def progress_bar(progress: str, n_paths: int, n_iter: int, n_batches: int) -> tqdm | None:
+    """The one bar of a warmup call over ``n_paths`` paths (``progress="total"``: it counts
+    power iterations of every path and batch; disabled for ``"none"``), or None for a bar per
+    path (``"path"``, the seed's console output)."""
+    if progress == "path":
+        return None
+    return tqdm(total=n_paths * n_iter * n_batches, desc="θ-IS warmup", disable=progress == "none")
 
 
 def path_batch_eigenvalues(
@@ -33,11 +43,14 @@ def path_batch_eigenvalues(
     path_idx: int,
     todo: list[int],
     n_iter: int,
+    bar: tqdm | None = None,
 ) -> tuple[list[float], list[list[float]]]:
     """Eigenvalue of A_{u,p} on every warmup batch, for path ``path_idx`` and each θ dim u
     of ``todo``: returns, per u, the sum of their magnitudes and the signed per-batch values.
 
-    ``batches`` holds one ``(theta_fn kwargs, synth_fn kwargs, target audio)`` per batch.
+    ``batches`` holds one ``(theta_fn kwargs, synth_fn kwargs, target audio)`` per batch;
+    ``bar`` is the call's progress bar, advanced once per power iteration and batch (None: a
+    bar of this path's own).
     """
     n_batches = len(batches)
     shapes = [p.shape for p in params]
@@ -45,7 +58,10 @@ def path_batch_eigenvalues(
     gens = {u: torch.Generator().manual_seed(path_idx * SEED_STRIDE + u) for u in todo}
     abs_sum = [0.0] * len(todo)
     batch_eigs: list[list[float]] = [[] for _ in todo]
-    with tqdm(total=n_iter * n_batches, desc=f"path {path_idx}") as bar:
+    own = bar is None
+    if own:
+        bar = tqdm(total=n_iter * n_batches, desc=f"path {path_idx}")
+    try:
         for b, (kwargs, synth_kwargs, target) in enumerate(batches):
             theta, x_hat, target = forward_batch(
                 loss, theta_fn, synth_fn, kwargs, synth_kwargs, target, b
@@ -67,6 +83,9 @@ def path_batch_eigenvalues(
             for k, e in enumerate(eigs):
                 abs_sum[k] += abs(e)
                 batch_eigs[k].append(e)
+    finally:
+        if own:
+            bar.close()
     return abs_sum, batch_eigs
 
 

@@ -87,7 +87,7 @@ from scrapl.warmup.args import (
     check_targets,
     check_theta_idxs,
 )
-from scrapl.warmup.curvature import path_batch_eigenvalues
+from scrapl.warmup.curvature import PROGRESS, path_batch_eigenvalues, progress_bar
 from scrapl.warmup.store import (
     CONFIG_NAME,
     PROBS_NAME,
@@ -240,6 +240,7 @@ def warmup_lc_hvp(
     save_dir: str | os.PathLike = "scrapl_warmup",
     n_iter: int = 20,
     target_key: str = "x",
+    progress: str = "path",
 ) -> Tensor | None:
     """θ-IS warmup: compute C[u, p] for paths ``[start_path_idx, end_path_idx)`` and θ dims
     ``theta_idxs``, save them in ``save_dir`` and, once all are present, set π on ``loss``.
@@ -260,6 +261,8 @@ def warmup_lc_hvp(
         save_dir: where the values, the configuration and ``probs.pt`` are kept.
         n_iter: power iterations (>= 1).
         target_key: key of the target audio in each ``theta_fn_kwargs`` dict.
+        progress: ``"path"`` (a progress bar per path, the default), ``"total"`` (one bar
+            for the whole call, counting power iterations) or ``"none"``.
     """
     n_paths, n_theta = loss.n_paths, loss.n_theta
     theta_fn = check_callable("theta_fn", theta_fn)
@@ -277,6 +280,8 @@ def warmup_lc_hvp(
     save_dir = check_save_dir(save_dir)
     n_iter = check_int("n_iter", n_iter, 1)
     targets = check_targets(kwargs_list, target_key)
+    if not isinstance(progress, str) or progress not in PROGRESS:
+        raise ValueError(f"progress must be one of {', '.join(PROGRESS)}; got {progress!r}")
 
     save_dir.mkdir(parents=True, exist_ok=True)
     record = _record(loss, kwargs_list, synth_list, params, n_iter, target_key)
@@ -287,25 +292,32 @@ def warmup_lc_hvp(
         f"{n_batches} batch(es), {n_iter} iter (multibatch = {n_batches > 1})"
     )
     batches = list(zip(kwargs_list, synth_list, targets, strict=True))
-    # Tensor hooks also fire for autograd.grad: warmup gradients must not reach (or advance)
-    # the P-Adam/P-SAGA state of attached parameters.
-    with loss.hooks_suspended(), torch.enable_grad():
-        for path_idx in range(start, end):
-            todo = [u for u in idxs if not (save_dir / vals_name(path_idx, u)).exists()]
-            vals = {}
-            if todo:
-                abs_sum, batch_eigs = path_batch_eigenvalues(
-                    loss, theta_fn, synth_fn, batches, params, path_idx, todo, n_iter
-                )
-                for k, u in enumerate(todo):
-                    value = max(abs_sum[k] / n_batches, EIG_EPS)
-                    save_val(save_dir, path_idx, u, value, batch_eigs[k], n_iter)
-                    vals[u] = value
-            for u in idxs:
-                if u not in vals:
-                    vals[u] = load_val(save_dir / vals_name(path_idx, u), path_idx, u)
-            curr_vals = torch.tensor([vals[u] for u in idxs], dtype=torch.float32)
-            log.info(f"path_idx = {path_idx}, curr_vals = {curr_vals}")
+    bar = progress_bar(progress, end - start, n_iter, n_batches)
+    try:
+        # Tensor hooks also fire for autograd.grad: warmup gradients must not reach (or
+        # advance) the P-Adam/P-SAGA state of attached parameters.
+        with loss.hooks_suspended(), torch.enable_grad():
+            for path_idx in range(start, end):
+                todo = [u for u in idxs if not (save_dir / vals_name(path_idx, u)).exists()]
+                vals = {}
+                if not todo and bar is not None:
+                    bar.update(n_iter * n_batches)  # already in save_dir (a resumed warmup)
+                if todo:
+                    abs_sum, batch_eigs = path_batch_eigenvalues(
+                        loss, theta_fn, synth_fn, batches, params, path_idx, todo, n_iter, bar
+                    )
+                    for k, u in enumerate(todo):
+                        value = max(abs_sum[k] / n_batches, EIG_EPS)
+                        save_val(save_dir, path_idx, u, value, batch_eigs[k], n_iter)
+                        vals[u] = value
+                for u in idxs:
+                    if u not in vals:
+                        vals[u] = load_val(save_dir / vals_name(path_idx, u), path_idx, u)
+                curr_vals = torch.tensor([vals[u] for u in idxs], dtype=torch.float32)
+                log.info(f"path_idx = {path_idx}, curr_vals = {curr_vals}")
+    finally:
+        if bar is not None:
+            bar.close()
 
     missing = list_missing(save_dir, n_paths, n_theta)
     if missing:
