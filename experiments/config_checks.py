@@ -63,6 +63,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "theta_is.n_examples": (_int_at_least(1), "an int >= 1"),
     "theta_is.batch_size": (_int_at_least(1), "an int >= 1"),
     "theta_is.n_iter": (_int_at_least(1), "an int >= 1"),
+    "theta_is.seed": (_int_at_least(0), "null or an int >= 0"),
     "module.grad_mult": (_positive, "a finite number > 0"),
     "module.n_val_examples": (_int_at_least(0), "an int >= 0"),
     **{f"jtfs.{k}": (_int_at_least(1), "an int >= 1") for k in ("J", "Q1", "Q2", "J_fr", "Q_fr")},

@@ -22,6 +22,7 @@ or loss names.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -88,11 +89,60 @@ def write_hydra_files(out_dir: Path, cfg: DictConfig) -> None:
             OmegaConf.save(node, tmp)
 
 
+def _warmup_script():
+    """scripts/warmup.py as a module (found beside this file, on any sys.path)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "warmup_script", Path(__file__).with_name("warmup.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def shared_warmup_seed(cfg: DictConfig) -> int | None:
+    """``theta_is.seed`` when this run takes its θ-IS warmup from a run with that seed: set,
+    with the θ-IS callback on and no ``loss.probs_path``; refused on several devices."""
+    seed = cfg.get("theta_is", {}).get("seed")
+    callbacks = cfg.get("callbacks") or {}
+    if seed is None or callbacks.get("theta_is") is None or cfg.loss.get("probs_path"):
+        return None
+    if _warmup_script().several_devices(cfg.trainer):
+        raise ConfigValueError(
+            f"theta_is.seed={seed} computes the shared warmup in this process, on one device; "
+            f"with trainer.devices={cfg.trainer.get('devices')} run scripts/warmup.py "
+            f"seed={seed} (same overrides) first, then train with loss.probs_path=<its probs.pt>"
+        )
+    return int(seed)
+
+
+def shared_warmup(cfg: DictConfig, seed: int) -> Path:
+    """The θ-IS warmup folder of a run like this one with seed ``seed`` (its encoder's
+    initial weights and data order), computed by scripts/warmup.py's code into the warmup
+    cache, or found there: every run of a sweep over seeds with ``theta_is.seed`` set loads
+    the same π, and only the first computes it (the published runs' practice)."""
+    from omegaconf import open_dict
+
+    from scrapl.warmup.store import PROBS_NAME
+
+    wcfg = copy.deepcopy(cfg)  # the run's own config stays as it is
+    with open_dict(wcfg):
+        wcfg.seed = seed
+        wcfg.warmup = {"n_chunks": 1, "chunk": 0, "theta_idxs": None, "merge": False}
+    log.info(f"θ-IS warmup of seed {seed} (theta_is.seed), shared by the runs of every seed")
+    save_dir = _warmup_script().warmup(wcfg, announce=False)
+    if not (save_dir / PROBS_NAME).is_file():
+        raise RuntimeError(f"the shared θ-IS warmup in {save_dir} did not complete (see above)")
+    return save_dir
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (resuming from ``cfg.ckpt_path`` if set), then test; returns the final metrics."""
     started = time.perf_counter()
     # Bad values (lr <= 0, batch 0, ...) named before anything is imported, built or written.
     check_run_config(OmegaConf.to_container(cfg, resolve=True))
+    warmup_seed = shared_warmup_seed(cfg)
     import lightning.pytorch as pl
     import torch
     from lightning.pytorch.utilities import rank_zero_only
@@ -129,6 +179,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
         ckpt_path = resume_from
         log.info(f"Continuing in {out_dir} from {ckpt_path}")
 
+    if warmup_seed is not None and ckpt_path is None:
+        from omegaconf import open_dict
+
+        warmup_dir = shared_warmup(cfg, warmup_seed)  # builds its own run: before seeding
+        with open_dict(cfg):
+            cfg.callbacks.theta_is.warmup_dir = str(warmup_dir)
     pl.seed_everything(cfg.seed, workers=True)  # after the folder check: it logs
 
     datamodule = hydra.utils.instantiate(cfg.data)

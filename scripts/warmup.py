@@ -33,6 +33,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("warmup")
 
 
+def several_devices(trainer_cfg: DictConfig) -> bool:
+    """Whether the trainer config runs one process per device on several devices."""
+    devices = trainer_cfg.get("devices", 1)
+    return (
+        devices == -1 or (isinstance(devices, int) and devices > 1) or not isinstance(devices, int)
+    )
+
+
 def _fabric(trainer_cfg: DictConfig) -> Fabric:
     """Fabric on the trainer config's accelerator and devices (DDP with several), with its
     float32 matrix-product precision."""
@@ -44,17 +52,11 @@ def _fabric(trainer_cfg: DictConfig) -> Fabric:
     if not isinstance(accelerator, str):  # an accelerator config (trainer=gpu): TF32 choice
         set_float32_matmul_precision(accelerator.get("float32_matmul_precision", "highest"))
         accelerator = "gpu"
-    devices = trainer_cfg.get("devices", 1)
-    several = (
-        devices == -1
-        or (isinstance(devices, int) and devices > 1)
-        or (not isinstance(devices, int))
-    )
     fabric = Fabric(
         accelerator=accelerator,
-        devices=devices,
+        devices=trainer_cfg.get("devices", 1),
         num_nodes=trainer_cfg.get("num_nodes", 1),
-        strategy="ddp" if several else "auto",
+        strategy="ddp" if several_devices(trainer_cfg) else "auto",
     )
     fabric.launch()
     return fabric
@@ -74,8 +76,9 @@ def _fabric_ranks(fabric: Fabric) -> Ranks:
     )
 
 
-def warmup(cfg: DictConfig) -> Path:
-    """Run (a chunk of) the warmup, or merge its folder; returns the warmup folder."""
+def warmup(cfg: DictConfig, announce: bool = True) -> Path:
+    """Run (a chunk of) the warmup, or merge its folder; returns the warmup folder.
+    ``announce``: print the outcome and the ``loss.probs_path`` to train with."""
     # Imported here, not above: --help answers without torch.
     import lightning.pytorch as pl
 
@@ -139,7 +142,7 @@ def warmup(cfg: DictConfig) -> Path:
             end_path_idx=end,
             theta_idxs=cfg.warmup.theta_idxs,
         )
-    if fabric.global_rank != 0:
+    if fabric.global_rank != 0 or not announce:
         return save_dir
     if probs is None:
         print(f"Chunk done; other paths are missing in {save_dir} (merge when all are done).")

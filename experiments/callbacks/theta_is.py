@@ -66,6 +66,10 @@ class ThetaIS(pl.Callback):
     set-up and seed, resumes or reuses it. The resulting ``probs.pt`` is copied into
     ``run_dir``, beside ``warmup_dir.txt`` naming the cache folder it came from.
 
+    With ``warmup_dir`` (a complete warmup folder, e.g. the one ``scripts/train.py`` makes
+    for ``theta_is.seed``: the warmup of a run with another seed, shared by a sweep) π is
+    loaded from that folder instead of computed, and copied into ``run_dir`` the same way.
+
     Under DDP (``trainer.world_size > 1``) every rank uses rank 0's folder and batches, the
     paths are split over the ranks by range, a rank that is done waits on the folder (up to
     ``wait_timeout_s``, outside any collective), and every rank loads the one ``probs.pt``,
@@ -82,6 +86,7 @@ class ThetaIS(pl.Callback):
         n_iter: power iterations per (path, θ dim, batch).
         wait_timeout_s: under DDP, how long a rank that finished its paths waits for the
             others' (seconds, > 0).
+        warmup_dir: a complete warmup folder to load π from, or None (compute it).
     """
 
     def __init__(
@@ -93,8 +98,12 @@ class ThetaIS(pl.Callback):
         batch_size: int,
         n_iter: int = 20,
         wait_timeout_s: float = 6 * 3600.0,
+        warmup_dir: str | os.PathLike | None = None,
     ) -> None:
         super().__init__()
+        if warmup_dir is not None and not isinstance(warmup_dir, (str, os.PathLike)):
+            raise TypeError(f"warmup_dir must be None, a str or os.PathLike, got {warmup_dir!r}")
+        self.warmup_dir = None if warmup_dir is None else Path(warmup_dir)
         for name, value in (("cache_dir", cache_dir), ("run_dir", run_dir)):
             if not isinstance(value, (str, os.PathLike)) or os.fspath(value) == "":
                 raise TypeError(f"{name} must be a non-empty str or os.PathLike, got {value!r}")
@@ -125,6 +134,14 @@ class ThetaIS(pl.Callback):
         if reason is not None:
             log.info(f"θ-IS warmup skipped: {reason}")
             return
+        if self.warmup_dir is not None:
+            probs = loss.load_probs_from_warmup_dir(self.warmup_dir)
+            self._keep(trainer, self.warmup_dir)
+            log.info(
+                f"θ-IS: π over {probs.numel()} paths in [{probs.min().item():.6f}, "
+                f"{probs.max().item():.6f}] loaded from {str(self.warmup_dir)!r}"
+            )
+            return
         datamodule = trainer.datamodule
         if not callable(getattr(datamodule, "train_order", None)):
             raise RuntimeError(
@@ -151,15 +168,20 @@ class ThetaIS(pl.Callback):
             ranks=_strategy_ranks(trainer), wait_timeout_s=self.wait_timeout_s,
         )  # fmt: skip
         warmup = replace(warmup, save_dir=save_dir)
-        if trainer.is_global_zero:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            with atomic_output(self.run_dir / PROBS_NAME) as tmp:
-                tmp.write_bytes((warmup.save_dir / PROBS_NAME).read_bytes())
-            with atomic_output(self.run_dir / "warmup_dir.txt") as tmp:
-                tmp.write_text(f"{warmup.save_dir.resolve()}\n")
+        self._keep(trainer, warmup.save_dir)
         elapsed = time.perf_counter() - start
         log.info(
             f"θ-IS warmup done in {elapsed:.1f} s: π over {probs.numel()} paths in "
             f"[{probs.min().item():.6f}, {probs.max().item():.6f}] (uniform "
             f"{1 / probs.numel():.6f}), from {str(warmup.save_dir)!r}"
         )
+
+    def _keep(self, trainer: pl.Trainer, save_dir: Path) -> None:
+        """The run's copy of π, and the name of the warmup folder it came from (rank 0)."""
+        if not trainer.is_global_zero:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_output(self.run_dir / PROBS_NAME) as tmp:
+            tmp.write_bytes((save_dir / PROBS_NAME).read_bytes())
+        with atomic_output(self.run_dir / "warmup_dir.txt") as tmp:
+            tmp.write_text(f"{save_dir.resolve()}\n")

@@ -50,9 +50,10 @@ LIBRARY_CPU_ONLY = ("scrapl/validation.py", "transforms/primitives.py")
 def test_host_reads_per_training_step(compose_train, experiment, renders):
     for step in _fit_counting(compose_train, [f"experiment={experiment}"]):
         sites = step.by_site()
-        project = {site: n for site, n in sites.items() if "scrapl/" not in site}
+        # Sites by file (line numbers move with every edit of the file).
+        project = {site.rsplit(":", 1)[0]: n for site, n in sites.items() if "scrapl/" not in site}
         library = {site: n for site, n in sites.items() if "scrapl/" in site}
-        assert project == {"__bool__ at experiments/synths/common.py:91": renders}, sites
+        assert project == {"__bool__ at experiments/synths/common.py": renders}, sites
         assert all(any(k in site for k in LIBRARY_CPU_ONLY) for site in library), sites
 
 

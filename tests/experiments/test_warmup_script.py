@@ -125,3 +125,55 @@ def test_warmup_split_over_two_processes_by_the_trainer_config(
         torch.load(split / "probs.pt", weights_only=True),
         torch.load(one / "probs.pt", weights_only=True),
     )
+
+
+def test_theta_is_seed_shares_one_warmup_over_a_sweep(
+    warmup_script, compose_train, tmp_path: Path
+) -> None:
+    """theta_is.seed=0: the runs of seeds 1 and 2 load the warmup of seed 0, computed once
+    (by the first run) into the cache: the π that scripts/warmup.py gives for seed 0."""
+    train = _load("train")
+    cache = tmp_path / "cache"
+    probs = {}
+    for seed in (1, 2):
+        run_dir = tmp_path / f"run_seed{seed}"
+        cfg = compose_train(
+            [*TINY_WARMUP, *ONE_STEP_FIT, f"seed={seed}", "theta_is.seed=0",
+             f"paths.output_dir='{run_dir}'", f"theta_is.cache_dir={cache}"]
+        )  # fmt: skip
+        with open_dict(cfg):
+            del cfg["hydra"]
+        train.train(cfg)
+        probs[seed] = torch.load(run_dir / "theta_is" / "probs.pt", weights_only=True)
+        (folder,) = cache.iterdir()  # one warmup folder, whichever run made it
+        assert (run_dir / "theta_is" / "warmup_dir.txt").read_text().strip() == str(
+            folder.resolve()
+        )
+    assert torch.equal(probs[1], probs[2])
+    seed0 = warmup_script.warmup(
+        compose_train([*TINY_WARMUP, "seed=0", f"theta_is.cache_dir={cache}"], "warmup")
+    )
+    assert [p.name for p in cache.iterdir()] == [seed0.name]
+    assert torch.equal(torch.load(seed0 / "probs.pt", weights_only=True), probs[1])
+
+
+@pytest.mark.parametrize(
+    "overrides,match",
+    [
+        (["theta_is.seed=-1"], r"theta_is.seed=-1: must be null or an int >= 0"),
+        (["theta_is.seed=0", "trainer=ddp_cpu"], r"theta_is.seed=0 computes the shared warmup"),
+    ],
+)
+def test_theta_is_seed_refused_before_anything_is_written(
+    compose_train, tmp_path: Path, overrides: list[str], match: str
+) -> None:
+    from experiments.config_checks import ConfigValueError
+
+    train = _load("train")
+    run_dir = tmp_path / "run"
+    cfg = compose_train([*TINY_WARMUP, *overrides, f"paths.output_dir='{run_dir}'"])
+    with open_dict(cfg):
+        del cfg["hydra"]
+    with pytest.raises(ConfigValueError, match=match):
+        train.train(cfg)
+    assert not run_dir.exists()
