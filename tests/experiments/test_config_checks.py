@@ -18,7 +18,8 @@ BAD = {"seed": -1, "lr": 0.0, "weight_decay": -0.1, "optimizer.lr": float("nan")
        "data.n_per_dim": 1, "data.n_seeds": 0, "synth.n_samples": 0, "trainer.max_epochs": 0,
        "trainer.max_steps": -2, "trainer.accumulate_grad_batches": 0,
        "trainer.check_val_every_n_epoch": 0, "theta_is.n_examples": 0,
-       "theta_is.batch_size": 2.5, "theta_is.n_iter": True, "module.grad_mult": float("inf"),
+       "theta_is.batch_size": 2.5, "theta_is.n_iter": True, "theta_is.seed": -1,
+       "module.grad_mult": float("inf"),
        "module.n_val_examples": -1, "jtfs.J": 0, "jtfs.Q1": 0, "jtfs.Q2": "2", "jtfs.J_fr": 0,
        "jtfs.Q_fr": -3}  # fmt: skip
 GOOD = {"seed": 0, "lr": 1e-4, "weight_decay": 0.0, "optimizer.lr": 1e-5,
@@ -26,7 +27,7 @@ GOOD = {"seed": 0, "lr": 1e-4, "weight_decay": 0.0, "optimizer.lr": 1e-5,
         "data.n_per_dim": 2, "data.n_seeds": 1, "synth.n_samples": 8192,
         "trainer.max_epochs": -1, "trainer.max_steps": 1, "trainer.accumulate_grad_batches": 1,
         "trainer.check_val_every_n_epoch": 1, "theta_is.n_examples": 1,
-        "theta_is.batch_size": 1, "theta_is.n_iter": 1, "module.grad_mult": 1e8,
+        "theta_is.batch_size": 1, "theta_is.n_iter": 1, "theta_is.seed": 0, "module.grad_mult": 1e8,
         "module.n_val_examples": 0, "jtfs.J": 1, "jtfs.Q1": 1, "jtfs.Q2": 1, "jtfs.J_fr": 1,
         "jtfs.Q_fr": 1}  # fmt: skip
 
