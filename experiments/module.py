@@ -10,14 +10,14 @@ instead. Metric: θ L1 in per mille, per dimension and averaged.
 Recorded targets (the TR-808 experiment): a batch that carries its audio ``x`` is matched as
 it is (nothing is rendered for the target), and has θ metrics only if it also carries
 ``theta``. A synth whose ``takes_seed`` is False (the deterministic TR-808 synth) renders
-``x̂ = synth(θ̂)`` (:func:`experiments.synth_protocol.render`). With a ``pad`` (SPEC §7: 2048),
+``x̂ = synth(θ̂)`` (:func:`experiments.synth_protocol.render`). With a ``pad`` (the paper: 2048),
 the loss compares ``pad_shift(x̂, shift, pad)`` with ``pad_shift(x, 0, pad)``
 (:func:`experiments.training_shift.pad_shift`): ``shift`` is the batch's per-item ``"shift"``
 in training ("meso"; 0 for "micro") and 0 in validation and test. The test step keeps the
 compared audio with the pad removed in :attr:`SoundMatching.test_audio`, for the test metrics
 (:class:`experiments.callbacks.test_metrics.TestMetrics`).
 
-``grad_mult`` scales the encoder's gradients before the optimizer step (SPEC §7: the full
+``grad_mult`` scales the encoder's gradients before the optimizer step (the paper's set-up: the full
 JTFS and plain SCRAPL gradients are multiplied by 1e8 before AdamW, whose ε = 1e-8 would
 otherwise swamp them); a SCRAPL loss with P-Adam/P-SAGA has its own ``grad_mult``.
 
@@ -87,7 +87,7 @@ class SoundMatching(pl.LightningModule):
             ``grad_mult`` acts before their per-path normalisation.
         pad: None (the loss compares ``x̂`` with ``x``), or the constant delay of the
             training shift in samples (>= 0): see the module docstring.
-        scheduler_interval: ``"step"`` (every training step) or ``"epoch"`` (SPEC §7's
+        scheduler_interval: ``"step"`` (every training step) or ``"epoch"`` (the paper's
             TR-808 LinearLR).
         encoder_autocast: None (float32) or ``"bf16"``: bfloat16 autocast for the encoder only.
         compile_encoder: run the encoder through ``torch.compile``.

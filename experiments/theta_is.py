@@ -4,7 +4,7 @@ SCRAPL (Mitcheltree et al., ICLR 2026, §3) draws one scattering path per traini
 categorical distribution π. θ-IS sets π once, before training, from the curvature that each
 path induces on the encoder's weights through every synth parameter θ_u. The library does
 the computation (:func:`scrapl.warmup.warmup_lc_hvp`); this module is the experiment-side
-glue, following the published protocol (SPEC §7): the warmup examples are the **first
+glue, following the published protocol (the paper's set-up): the warmup examples are the **first
 training batches** of the run (epoch 0's order), rendered exactly as the training step renders
 them (target ``x = synth(θ, seed)``, or the item's recorded ``x``; reconstruction seeds of
 epoch 0, or none for a synth that takes none; with a ``pad``, the training shift of

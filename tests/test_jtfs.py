@@ -71,7 +71,7 @@ def _chirps(n: int, period: int) -> np.ndarray:
 
 
 def test_up_and_down_chirps_put_their_energy_on_opposite_spins():
-    """SPEC §2 order: path p = rank(n2) * (1 + 2K) + n_fr, n_fr = 1..K spin +1, K+1..2K spin −1.
+    """Path order: p = rank(n2) * (1 + 2K) + n_fr, n_fr = 1..K spin +1, K+1..2K spin −1.
 
     Spin +1 (ψfr at positive frequencies along λ1, whose rows run from the highest frequency
     down) is the spin of rising frequency, in the order of the reference files (test above).

@@ -1,4 +1,4 @@
-"""P-Adam / P-SAGA against a reference recurrence with gaps (SPEC §3).
+"""P-Adam / P-SAGA against a reference recurrence with gaps (the paper's recurrences).
 
 The steps are global and need not be contiguous for a parameter: a path is revisited after
 many steps, and a parameter that gets no gradient on a step (it took no part in the loss)
@@ -41,7 +41,7 @@ def _event_grads(seed: int = 0) -> list[dict[int, np.ndarray]]:
 
 
 class Reference:
-    """The recurrences of SPEC §3 written out per (path, parameter), in float64 numpy."""
+    """The recurrences of the paper written out per (path, parameter), in float64 numpy."""
 
     def __init__(self, use_adam: bool, use_saga: bool) -> None:
         self.use_adam, self.use_saga = use_adam, use_saga

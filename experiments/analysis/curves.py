@@ -1,4 +1,4 @@
-"""Summaries of a validation curve (SPEC §7): total variation and convergence step."""
+"""Summaries of a validation curve (the paper's): total variation and convergence step."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ The spec (a YAML file beside the document, e.g. ``docs/results/cpu.yaml``) holds
           choices: {metrics: none}    # path of a YAML file of them; shown under the table
 
 Each section gets a table with one row per loss: the runs and their seeds, every metric as
-mean ± 1.96 · std(ddof=0) / √n over seeds (SPEC §7), the per-seed test θ L1 and the mean
+mean ± 1.96 · std(ddof=0) / √n over seeds (the paper's), the per-seed test θ L1 and the mean
 wall time per run (from ``summary.json``); then the comparisons (paired t-test over seeds,
 Welch otherwise) and the folders that were skipped, with their reasons.
 """

@@ -1,4 +1,4 @@
-"""The paper's statistics over seeds (Mitcheltree et al., ICLR 2026; SPEC §7).
+"""The paper's statistics over seeds (Mitcheltree et al., ICLR 2026).
 
 * Tables: mean ± 1.96 · std(ddof = 0) / √n over the seeds of a group.
 * Comparisons of two groups: the difference of the means, b − a, with its Student-t 95 %

@@ -1,4 +1,4 @@
-"""Lightning data module of the synthetic sound-matching experiments (SPEC §7).
+"""Lightning data module of the synthetic sound-matching experiments (the paper's set-up).
 
 Wraps :class:`experiments.data.theta_grid.ThetaGrid`: the three splits are fixed by the
 grid's folds (val/test θ pairs never occur in train); orders as in

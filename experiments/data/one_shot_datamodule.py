@@ -2,7 +2,7 @@
 
 The collection (:class:`~experiments.data.one_shots.OneShotFolder`, the Hydrogen kit through
 it, or :class:`~experiments.data.tr808_synthetic.TR808SyntheticOneShots`) fixes the sounds and
-their split. Training items carry the "meso" shift (SPEC: uniform in ``[-max_shift,
+their split. Training items carry the "meso" shift (the paper: uniform in ``[-max_shift,
 max_shift]``, drawn once per item from ``shift_seed``; ``max_shift = 0`` for "micro");
 validation and test items are aligned (shift 0). Orders as in
 :class:`~experiments.data.split_datamodule.SplitDataModule`. :class:`OneShotFolderDataModule`

@@ -4,7 +4,7 @@ A collection (:class:`OneShotCollection`) holds every sound of a data set, in a 
 (sorted file names for a folder, example index for the synthetic set), as one
 ``(n, n_samples)`` float32 array, with a name and a drum type per sound and, for synthetic
 sounds, their ``theta``. :func:`split_indices` shuffles that order with the split seed and
-cuts it into train / validation / test (SPEC: the first 425, the next 128, the next 128 for
+cuts it into train / validation / test (the paper: the first 425, the next 128, the next 128 for
 the paper's 681 one-shots); :meth:`OneShotCollection.dataset` gives one split as a torch
 dataset whose items carry a training shift drawn once per item from an explicit seed.
 """

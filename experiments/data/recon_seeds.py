@@ -1,4 +1,4 @@
-"""Reconstruction seeds of the synthetic sound-matching experiments (SPEC §7).
+"""Reconstruction seeds of the synthetic sound-matching experiments (the paper's set-up).
 
 The target of an example is always rendered with the same seed (its index in the grid), but
 the reconstruction ``x̂ = synth(θ̂, seed_hat)`` gets a fresh seed at every step, in training,

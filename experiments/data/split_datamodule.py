@@ -1,4 +1,4 @@
-"""A Lightning data module of three ready-made datasets, in seeded orders (SPEC §7).
+"""A Lightning data module of three ready-made datasets, in seeded orders (the paper's set-up).
 
 The base of the θ-grid and the one-shot data modules. The training order is a permutation
 seeded by ``shuffle_seed`` and the epoch (:class:`EpochShuffleSampler`), so a run is

@@ -1,6 +1,6 @@
 """θ-grid dataset of the synthetic sound-matching experiments (granular and chirplet synths).
 
-The published set-up (SPEC §7) trains on a regular grid of synth parameters
+The paper's published set-up trains on a regular grid of synth parameters
 θ ∈ (0, 1)^n_dims: ``n`` values per dimension, ``k / (n + 1)`` for ``k = 1 .. n`` (the
 endpoints 0 and 1 are excluded), 32 per dimension and 5 random seeds per grid point, i.e.
 32 × 32 × 5 = 5120 examples.

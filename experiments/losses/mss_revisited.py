@@ -21,7 +21,7 @@ compression. Exactly what is computed, for signals ``x_hat`` and ``x``::
 * Magnitudes are unnormalised ``torch.stft`` outputs (a full-scale sine gives about
   ``0.108 * n`` at its peak, the flat-top coherent gain being 0.2156), so ``eps`` is on that
   scale.
-* The norms are not normalised by the number of entries (the published set-up, SPEC §7):
+* The norms are not normalised by the number of entries (the paper's published set-up):
   finer scales, with more frames, weigh more. Averaging over examples makes the loss
   independent of the batch size.
 """

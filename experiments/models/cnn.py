@@ -1,4 +1,4 @@
-"""CNN encoder of the sound-matching experiments (Mitcheltree et al., ICLR 2026, SPEC §7).
+"""CNN encoder of the sound-matching experiments (Mitcheltree et al., ICLR 2026).
 
 The encoder maps the log1p constant-Q transform (CQT) of a target sound to the synthesiser
 parameters θ̂ ∈ [0, 1]^n_theta, which a (non-deterministic) decoder/synth then renders.

@@ -1,6 +1,6 @@
 """The auraloss baselines of the sound-matching menu, as configured in configs/loss/.
 
-* ``mss_linear`` (SPEC §7): L1 of *linear* magnitudes only, FFT = window 64 ... 2048,
+* ``mss_linear`` (the paper's set-up): L1 of *linear* magnitudes only, FFT = window 64 ... 2048,
   hop = FFT / 4, mean over resolutions; ``mss_log_linear`` adds the L1 of log magnitudes
   (Engel et al., DDSP); ``mss_sc_log`` is auraloss' default (spectral convergence + log).
   The first two are checked against an independent computation with ``torch.stft``.

@@ -32,7 +32,8 @@ def test_output_shape_and_range(n_theta: int, n_bins: int, n_frames: int) -> Non
 
 
 def _expected_count(n_theta: int, channels: int, latent: int, hidden: int) -> int:
-    """SPEC §7 by hand: conv weights + biases + one PReLU slope per block, embedding + PReLU,
+    """The paper's count by hand: conv weights + biases + one PReLU slope per block, embedding
+    + PReLU,
     per head Linear + PReLU + Linear (layer norms have no parameters)."""
     blocks = (9 * channels + channels + 1) + 4 * (9 * channels * channels + channels + 1)
     embed = channels * latent + latent + 1

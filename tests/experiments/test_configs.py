@@ -55,7 +55,7 @@ LOSS_TARGETS = {
     "scrapl_plain": SCRAPL,
     "scrapl_time": SCRAPL_TIME,
 }
-# SPEC: P-Adam keeps Adam moments per path, so the optimizer must be plain SGD.
+# The paper: P-Adam keeps Adam moments per path, so the optimizer must be plain SGD.
 P_ADAM_LOSSES = {"scrapl", "scrapl_no_theta_is", "scrapl_p_adam", "scrapl_time"}
 # The losses whose runs start with the θ-IS warmup callback.
 THETA_IS_LOSSES = {"scrapl", "scrapl_time"}
@@ -71,7 +71,7 @@ JTFS_KEYS = ("J", "Q1", "Q2", "J_fr", "Q_fr", "T", "F")
 # Time scattering takes the JTFS's temporal part.
 TIME_KEYS = ("J", "Q1", "Q2", "T")
 PAPER_JTFS = dict(J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2, T=4096, F=8)
-# AM (Hz) and FM (oct/s) ranges of the four published chirplet runs (SPEC §7).
+# AM (Hz) and FM (oct/s) ranges of the four published chirplet runs (the paper's set-up).
 CHIRPLET_RANGES = {
     "chirplet_am_lo_fm_lo": ([0.9899, 1.9799], [0.5, 1.0]),
     "chirplet_am_lo_fm_med": ([0.9899, 1.9799], [2.0, 4.0]),
@@ -128,7 +128,7 @@ def test_loss_table_covers_every_loss_config() -> None:
 
 def _check_common(cfg: DictConfig, experiment: str, loss: str, run_dir: Path) -> None:
     """Facts that hold for every experiment, loss and preset."""
-    # Loss class and optimizer (SPEC: P-Adam needs plain SGD).
+    # Loss class and optimizer (the paper: P-Adam needs plain SGD).
     assert cfg.loss._target_ == LOSS_TARGETS[loss]
     opt = cfg.optimizer
     assert opt._partial_ is True and opt.lr == cfg.lr
@@ -169,7 +169,7 @@ def _check_common(cfg: DictConfig, experiment: str, loss: str, run_dir: Path) ->
     if loss == "mss_random":
         # auraloss draws powers of two below max_fft_size and needs N > max_fft_size.
         assert cfg.loss.max_fft_size == cfg.max_fft_size == cfg.synth.n_samples - 1
-    # SPEC §7: gradients x 1e8 before AdamW for the full JTFS and plain SCRAPL only.
+    # The paper's set-up: gradients x 1e8 before AdamW for the full JTFS and plain SCRAPL only.
     assert cfg.module.grad_mult == (1.0e8 if loss in ("jtfs", "scrapl_plain") else 1.0)
     assert cfg.module.seed == cfg.seed
     # The rest of the run is wired to the experiment.
@@ -183,7 +183,7 @@ def _check_common(cfg: DictConfig, experiment: str, loss: str, run_dir: Path) ->
     assert cfg.trainer.default_root_dir == str(run_dir)
     assert cfg.trainer.accelerator == "cpu" and cfg.trainer.accumulate_grad_batches == 1
     assert cfg.logger.csv.save_dir == str(run_dir)
-    assert cfg.callbacks.model_checkpoint.monitor == "val/loss"  # SPEC §7
+    assert cfg.callbacks.model_checkpoint.monitor == "val/loss"  # The paper's set-up
     assert cfg.callbacks.model_checkpoint.dirpath == str(run_dir / "checkpoints")
     assert cfg.callbacks.last_checkpoint.filename == "last"
     assert cfg.callbacks.last_checkpoint.monitor is None
@@ -569,7 +569,7 @@ def test_instantiate_paper_granular_losses(composer, loss, paper_built) -> None:
     # The paper's module and optimizer (only the loss configs differ between these runs).
     synth = built(cfg.synth)
     model = built(cfg.model)
-    assert sum(p.numel() for p in model.parameters()) == 604_106  # SPEC §7
+    assert sum(p.numel() for p in model.parameters()) == 604_106  # The paper's set-up
     module = SoundMatching(synth, model, obj, built(cfg.optimizer), cfg.theta_names)
     opt = module.configure_optimizers()
     expected = torch.optim.SGD if loss in P_ADAM_LOSSES else torch.optim.AdamW

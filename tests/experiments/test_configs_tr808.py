@@ -1,4 +1,4 @@
-"""The TR-808 Hydra configs: every experiment x loss composed with SPEC §7's facts (paper),
+"""The TR-808 Hydra configs: every experiment x loss composed with the paper's facts (preset paper),
 the quick and tiny presets, every object of the tiny preset built and run once on the synth's
 sounds, the paper-size encoder (724,642 weights) and transform (483 paths), and the three
 data options (synthetic, a folder, the Hydrogen kit)."""
@@ -27,7 +27,7 @@ SCRAPL_TIME = "scrapl.Scattering1DSCRAPLLoss"  # time scattering: the JTFS's tem
 P_ADAM_LOSSES = {"scrapl", "scrapl_no_theta_is", "scrapl_p_adam", "scrapl_time"}
 THETA_IS_LOSSES = {"scrapl", "scrapl_time"}
 JTFS_KEYS = ("J", "Q1", "Q2", "J_fr", "Q_fr", "T", "F")
-# SPEC §7: the TR-808 transform, of the loss (paper preset) and of the test metric (always).
+# The paper's TR-808 transform, of the loss (paper preset) and of the test metric (always).
 TR808_JTFS = dict(J=12, Q1=8, Q2=2, J_fr=5, Q_fr=2, T=2048, F=1)
 METRICS = {
     "mss_log_linear": "auraloss.freq.MultiResolutionSTFTLoss",
@@ -88,7 +88,7 @@ def _check_common(cfg: DictConfig, experiment: str, loss: str) -> None:
         for k in ("J", "Q1", "Q2", "T"):
             assert cfg.loss[k] == cfg.jtfs[k], k
     if cfg.loss._target_ in (SCRAPL, SCRAPL_TIME):
-        assert cfg.loss.grad_mult == 1.0  # SPEC §7: ρ = log1p, no underflow
+        assert cfg.loss.grad_mult == 1.0  # The paper's set-up: ρ = log1p, no underflow
         assert cfg.loss.n_theta == 14
     assert (cfg.callbacks.get("theta_is") is not None) == (loss in THETA_IS_LOSSES)
     if loss in THETA_IS_LOSSES:
@@ -138,7 +138,7 @@ def _check_small(cfg: DictConfig, experiment: str, loss: str, preset: str) -> No
     # The features need 66 frames after the pad: N stays 1 s.
     assert cfg.synth.n_samples == 44100
     assert cfg.theta_is.n_examples <= cfg.data.collection.split[0]
-    if preset == "quick":  # the metrics stay SPEC §7's, whatever the loss's transform
+    if preset == "quick":  # the metrics stay the paper's, whatever the loss's transform
         for k, v in TR808_JTFS.items():
             assert cfg.callbacks.test_metrics.metrics.jtfs_distance[k] == v, k
 
@@ -212,11 +212,11 @@ def test_instantiate_tiny(composer, built, tmp_path_factory, loss) -> None:
 def test_paper_encoder_and_transform(composer) -> None:
     cfg = composer(*_base("tr808_micro", "scrapl", "paper"))
     model = hydra.utils.instantiate(cfg.model)
-    assert sum(p.numel() for p in model.parameters()) == 724_642  # SPEC §7
+    assert sum(p.numel() for p in model.parameters()) == 724_642  # The paper's set-up
     features = model.features(torch.zeros(1, 1, cfg.synth.n_samples))
     assert tuple(features.shape[1:]) == (108, 173)
     loss = hydra.utils.instantiate(cfg.loss)
-    assert loss.n_paths == 483  # SPEC §2's table
+    assert loss.n_paths == 483  # the paper's path order's table
     metric = hydra.utils.instantiate(cfg.callbacks.test_metrics.metrics.jtfs_distance)
     assert metric.n_paths == 483 and metric.config.shape == 42052
 

@@ -32,7 +32,7 @@ def _sine(f: float, n: int, sr: int = SR, phase: float = 0.3) -> torch.Tensor:
 
 
 def test_paper_shape_and_defaults(cqt):
-    assert cqt.fmin == pytest.approx(102.4)  # 0.4 sr / 2**5 (SPEC §7)
+    assert cqt.fmin == pytest.approx(102.4)  # 0.4 sr / 2**5 (the paper's set-up)
     assert cqt.fmin * 2**cqt.n_octaves == pytest.approx(0.4 * SR)
     assert CQTFeatures(sr=44100, n_octaves=9).fmin == pytest.approx(34.453125)
     assert cqt.n_bins == 60

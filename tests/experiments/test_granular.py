@@ -3,7 +3,7 @@
 Properties are measured from the rendered audio: grain amplitudes by least squares against
 independently built (numpy) grain waveforms, chirp direction, rate and centre pitch from the
 phase of the analytic signal (scipy.signal.hilbert). The amplitude law and the chirp-rate
-mapping are re-derived here from their written definitions (SPEC §7), in float64.
+mapping are re-derived here from their written definitions (the paper's set-up), in float64.
 """
 
 from __future__ import annotations

@@ -160,7 +160,7 @@ def test_evaluate_a_tr808_run(run_train, tmp_path) -> None:
 
 
 def test_synth_config_matches_the_synth() -> None:
-    # The synth's own defaults are SPEC §7's: the config states them all.
+    # The synth's own defaults are the paper's: the config states them all.
     from omegaconf import OmegaConf
 
     cfg = OmegaConf.load(ROOT / "configs" / "synth" / "tr808.yaml")
