@@ -33,8 +33,7 @@ def test_output_shape_and_range(n_theta: int, n_bins: int, n_frames: int) -> Non
 
 def _expected_count(n_theta: int, channels: int, latent: int, hidden: int) -> int:
     """The paper's count by hand: conv weights + biases + one PReLU slope per block, embedding
-    + PReLU,
-    per head Linear + PReLU + Linear (layer norms have no parameters)."""
+    + PReLU, per head Linear + PReLU + Linear (layer norms have no parameters)."""
     blocks = (9 * channels + channels + 1) + 4 * (9 * channels * channels + channels + 1)
     embed = channels * latent + latent + 1
     head = latent * hidden + hidden + 1 + hidden + 1
