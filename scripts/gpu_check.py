@@ -7,6 +7,8 @@ Sections (``--sections``, comma-separated; all by default), each figure with its
 
 * ``parity``: SCRAPL (first, middle, last path) and the full JTFS on the CPU and the device
   at the configuration of ``--size``: relative differences of the loss and its gradient.
+* ``syncs``: SCRAPL steps (forward, backward, P-Adam/P-SAGA on an attached weight) under
+  ``torch.cuda.set_sync_debug_mode("error")``: no host-device synchronisation allowed.
 * ``determinism``: each synth rendered twice on the device (bit-identical?) and against the
   CPU; the θ-IS warmup folder of the same run on the CPU and on the device (same key?) and
   the warmup's determinism check on the device.

@@ -127,6 +127,11 @@ def test_argument_errors():
 def test_dry_run_writes_the_document_and_reports_skipped_sections(tmp_path):
     out = tmp_path / "gpu.md"
     script = _script()
+    script.main(["--device", "cpu", "--size", "tiny", "--sections", "syncs,parity",
+                 "--out", str(out)])  # fmt: skip
+    text = out.read_text()
+    assert "## syncs" in text and "n/a on a CPU" in text  # on a CPU the step only runs
+    assert "## parity" in text and "SCRAPL path 0 vs CPU" in text and "pass" in text
     script.main(["--device", "cpu", "--size", "tiny", "--sections", "parity,profile",
                  "--out", str(out), "--budget-s", "1e-9"])  # fmt: skip
     text = out.read_text()

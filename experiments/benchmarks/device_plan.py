@@ -3,7 +3,7 @@ paper's figures it is compared with. Plain Python, so that ``--help`` imports no
 
 __all__ = ["PAPER", "SECTIONS", "SIZES"]
 
-SECTIONS = ("parity", "determinism", "timing", "lightning", "profile")
+SECTIONS = ("parity", "syncs", "determinism", "timing", "lightning", "profile")
 SIZES = {
     "paper": dict(shape=32768, J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2, T=4096, F=8),
     "tiny": dict(shape=4096, J=6, Q1=4, Q2=1, J_fr=2, Q_fr=1),

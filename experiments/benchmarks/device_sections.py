@@ -86,6 +86,39 @@ class DeviceCheck:
                 "parity", f"{r.what} vs CPU (relative)", value, f"{self.name} vs {self.cpu}", note
             )
 
+    def syncs(self) -> None:
+        """One SCRAPL step (forward, backward, P-Adam/P-SAGA on an attached weight) with
+        CUDA's sync debug mode raising on any host-device synchronisation."""
+        cfg = SIZES[self.args.size]
+        loss = SCRAPLLoss(**cfg, seed=0).to(self.device)
+        gen = torch.Generator().manual_seed(0)
+        x, y = (torch.randn(2, 1, cfg["shape"], generator=gen).to(self.device) for _ in range(2))
+        weight = torch.ones(1, 1, cfg["shape"], device=self.device, requires_grad=True)
+        loss.attach_params([weight], use_hooks=False)
+
+        def step() -> None:
+            loss(x * weight, y).backward()
+            loss.transform_grads()
+            weight.grad = None
+
+        step()  # the first visit allocates the path's state
+        what = "SCRAPL step with P-Adam/P-SAGA under set_sync_debug_mode('error')"
+        if self.device.type != "cuda":
+            step()
+            self.fig("syncs", what, "n/a on a CPU (the debug mode is CUDA's)")
+            return
+        torch.cuda.synchronize(self.device)
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            for _ in range(3):  # revisits of paths and first visits alike
+                step()
+        except RuntimeError as e:
+            self.fig("syncs", what, "synchronised", note=f"FAIL: {str(e).splitlines()[0][:160]}")
+        else:
+            self.fig("syncs", what, "no synchronisation in 3 steps", note="pass")
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+
     def determinism(self) -> None:
         for experiment in ("granular", "chirplet", "tr808"):
             cfg, _, module = self.build([f"experiment={experiment}", f"preset={self.preset}"])
