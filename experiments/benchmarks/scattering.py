@@ -29,6 +29,8 @@ import numpy as np
 import psutil
 import torch
 
+from experiments.benchmarks.memory import peak_rss_mb, reset_peak_rss
+
 MODES = ("scrapl", "full", "kymatio")
 MARKER = "@@SCATTERING_BENCHMARK@@ "
 MB = 2.0**20
@@ -91,22 +93,6 @@ def build(setting: Setting, mode: str) -> tuple[Callable, Callable | None, int, 
 
     n_paths = scat.meta()["order"].__ne__(0).sum() if one_d else None
     return kymatio_loss, (int(n_paths) if n_paths is not None else None), shape
-
-
-def peak_rss_mb() -> float:
-    """The kernel's RSS high-water mark (VmHWM) of this process, MB."""
-    with open("/proc/self/status") as f:
-        return next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:")) / 1024.0
-
-
-def reset_peak_rss() -> bool:
-    """Reset the RSS high-water mark (Linux >= 4.0); False where unsupported."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def worker(setting: Setting, mode: str) -> dict[str, Any]:

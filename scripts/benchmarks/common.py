@@ -4,34 +4,14 @@ from __future__ import annotations
 
 import os
 import platform
-import resource
-import sys
 import time
 from collections.abc import Callable
+
+from experiments.benchmarks.memory import peak_rss_mb, reset_peak_rss
 
 __all__ = ["MB", "cpu_model", "load1", "peak_rss_mb", "reset_peak_rss", "timed"]
 
 MB = 2.0**20
-
-
-def peak_rss_mb() -> float:
-    """Peak RSS (VmHWM) since :func:`reset_peak_rss`, else since the process started."""
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:")) / 1024.0
-    except (OSError, StopIteration):
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB; bytes on macOS
-        return peak / MB if sys.platform == "darwin" else peak / 1024.0
-
-
-def reset_peak_rss() -> bool:
-    """Reset the kernel's RSS high-water mark (Linux >= 4.0); False where unsupported."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def timed(fn: Callable[[], None], cuda: bool) -> tuple[float, float | None]:
