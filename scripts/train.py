@@ -23,6 +23,7 @@ or loss names.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import math
@@ -89,8 +90,9 @@ def write_hydra_files(out_dir: Path, cfg: DictConfig) -> None:
             OmegaConf.save(node, tmp)
 
 
+@functools.cache
 def _warmup_script():
-    """scripts/warmup.py as a module (found beside this file, on any sys.path)."""
+    """scripts/warmup.py as a module (found beside this file, on any sys.path), loaded once."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
