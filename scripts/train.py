@@ -23,7 +23,6 @@ or loss names.
 from __future__ import annotations
 
 import copy
-import functools
 import json
 import logging
 import math
@@ -90,9 +89,12 @@ def write_hydra_files(out_dir: Path, cfg: DictConfig) -> None:
             OmegaConf.save(node, tmp)
 
 
-@functools.cache
 def _warmup_script():
-    """scripts/warmup.py as a module (found beside this file, on any sys.path), loaded once."""
+    """scripts/warmup.py as a module (found beside this file, on any sys.path).
+
+    Deliberately not cached with functools: submitit pickles this file's functions by value,
+    and a cache wrapper would be pickled by name, which the job process cannot resolve.
+    """
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
