@@ -25,7 +25,8 @@ class SCRAPLLoss(RandomPathLoss):
     Args:
         shape: length of ``x`` and ``x_target`` in samples.
         J, Q1, Q2, J_fr, Q_fr, T, F: the transform (:class:`scrapl.transforms.jtfs.JTFSConfig`).
-        The other arguments are SCRAPL's (:class:`scrapl.losses.random_path.RandomPathLoss`).
+
+    The other arguments are SCRAPL's (:class:`scrapl.losses.random_path.RandomPathLoss`).
 
     Shapes: ``x`` and ``x_target`` are ``(batch, channels, shape)`` (or ``(batch, shape)``);
     channels are folded into the batch. ``forward`` returns a scalar (``(batch,)`` with

@@ -26,7 +26,8 @@ class Scattering1DSCRAPLLoss(RandomPathLoss):
         shape: length of ``x`` and ``x_target`` in samples.
         J, Q1, Q2, T: the transform (:class:`scrapl.transforms.scattering1d.Scattering1DConfig`;
             kymatio's ``Scattering1D(J, shape, Q=(Q1, Q2), T=T)``).
-        The other arguments are SCRAPL's (:class:`scrapl.losses.random_path.RandomPathLoss`).
+
+    The other arguments are SCRAPL's (:class:`scrapl.losses.random_path.RandomPathLoss`).
 
     Shapes: ``x`` and ``x_target`` are ``(batch, channels, shape)`` (or ``(batch, shape)``);
     channels are folded into the batch. The distance along a path is the 2-norm (``p``) of

@@ -27,7 +27,8 @@ class Scattering2DSCRAPLLoss(RandomPathLoss):
         shape: image size ``(M, N)``.
         J, L: the transform (:class:`scrapl.transforms.scattering2d.Scattering2DConfig`;
             kymatio's ``Scattering2D(J, shape=(M, N), L=L)``).
-        The other arguments are SCRAPL's (:class:`scrapl.losses.random_path.RandomPathLoss`).
+
+    The other arguments are SCRAPL's (:class:`scrapl.losses.random_path.RandomPathLoss`).
 
     Shapes: ``x`` and ``x_target`` are ``(batch, channels, M, N)`` (or ``(batch, M, N)``);
     channels are folded into the batch. The distance along a path is the 2-norm (``p``) of
